@@ -1,0 +1,99 @@
+"""Pledges: monthly pledges for a solidarity fund."""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from pledges import config as settings
+from pledges.crypto import DataCipher
+from pledges.extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (a `.env` file in development), or from `test_config`."""
+    app = Flask(
+        __name__,
+        template_folder=os.path.join(PROJECT_ROOT, "templates"),
+        static_folder=os.path.join(PROJECT_ROOT, "static"),
+        instance_path=os.environ.get("PLEDGES_INSTANCE", os.path.join(PROJECT_ROOT, "instance")),
+    )
+    if test_config is None:
+        load_dotenv(os.path.join(PROJECT_ROOT, ".env"))
+        app.config.update(settings.from_environment(os.environ, app.instance_path))
+        settings.fill_development_secrets(app.config, app.instance_path)
+    else:
+        app.config.update(settings.from_environment({}, app.instance_path))
+        app.config.update(test_config)
+    app.config.update(settings.derived_settings(app.config))
+    if test_config is not None:
+        app.config.update(test_config)
+    settings.check(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=1, x_host=1
+        )
+
+    app.extensions["pledges_cipher"] = DataCipher(app.config["PLEDGES_DATA_KEY"])
+    _init_extensions(app)
+    app.extensions["pledges_gateway"] = _make_gateway(app)
+
+    from pledges import cli
+    from pledges.web import register_blueprints
+
+    register_blueprints(app)
+    cli.register(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    import pledges.models  # noqa: F401 - registers the models with the metadata
+    from pledges.models.types import render_migration_type
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(PROJECT_ROOT, "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_type,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+
+
+def _select_locale() -> str:
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False):
+        return current_user.locale
+    return request.accept_languages.best_match(["en"]) or "en"
+
+
+def _make_gateway(app: Flask):  # noqa: ANN202
+    if app.config["PAYMENTS"] == "stripe":
+        from pledges.payments.stripe_gateway import StripeGateway
+
+        return StripeGateway(
+            secret_key=app.config["STRIPE_SECRET_KEY"],
+            webhook_secret=app.config["STRIPE_WEBHOOK_SECRET"],
+            fund_name=app.config["FUND_NAME"],
+            api_base=app.config["STRIPE_API_BASE"],
+        )
+    from pledges.payments.demo_gateway import DemoGateway
+
+    return DemoGateway(app.config["SECRET_KEY"])

@@ -1,0 +1,121 @@
+"""Configuration from the environment, and the checks that make a bad deployment refuse to start."""
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SECRETS = {"", "dev", "change-me", "changeme", "secret"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says what to set."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
+    """Read every setting the app knows from the environment, with development defaults."""
+    env = environ.get("PLEDGES_ENV", "development")
+    development = env == "development"
+    default_db = "sqlite:///" + str(Path(instance_path) / "pledges.db")
+    base_url = environ.get("BASE_URL", "http://127.0.0.1:8000" if development else "")
+    return {
+        "PLEDGES_ENV": env,
+        "SECRET_KEY": environ.get("SECRET_KEY", ""),
+        "PLEDGES_DATA_KEY": environ.get("PLEDGES_DATA_KEY", ""),
+        "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL", default_db),
+        "PLEDGES_ALLOW_SQLITE": _flag(environ.get("PLEDGES_ALLOW_SQLITE")),
+        "BASE_URL": base_url.rstrip("/"),
+        "PAYMENTS": environ.get("PAYMENTS", "demo" if development else "stripe"),
+        "STRIPE_SECRET_KEY": environ.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": environ.get("STRIPE_API_BASE", ""),
+        "MAIL_SERVER": environ.get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": int(environ.get("MAIL_PORT", "8025" if development else "25")),
+        "MAIL_USERNAME": environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _flag(environ.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _flag(environ.get("MAIL_USE_SSL")),
+        "MAIL_DEFAULT_SENDER": environ.get("MAIL_DEFAULT_SENDER", "pledges@localhost"),
+        "DEV_MAILDIR": environ.get("DEV_MAILDIR", str(Path(instance_path) / "mail")),
+        "FUND_NAME": environ.get("FUND_NAME", "Solidarity Fund"),
+        "FUND_CURRENCY": environ.get("FUND_CURRENCY", "EUR").upper(),
+        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES", "0")),
+    }
+
+
+def derived_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings that follow from others rather than being chosen on their own."""
+    production = config["PLEDGES_ENV"] == "production"
+    return {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": production,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BABEL_DEFAULT_LOCALE": "en",
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        "MAIL_SUPPRESS_SEND": False,
+    }
+
+
+def fill_development_secrets(config: dict[str, Any], instance_path: str) -> None:
+    """Give a development checkout stable random secrets, kept in its own instance folder.
+
+    Never used in production: there a missing secret stops the app instead.
+    """
+    if config["PLEDGES_ENV"] != "development":
+        return
+    missing = [name for name in ("SECRET_KEY", "PLEDGES_DATA_KEY") if not config[name]]
+    if not missing:
+        return
+    path = Path(instance_path) / "dev-secrets.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    for name in missing:
+        stored.setdefault(name, secrets.token_urlsafe(32))
+        config[name] = stored[name]
+    path.write_text(json.dumps(stored))
+    os.chmod(path, 0o600)
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Refuse to start with a configuration that would be unsafe; fail closed."""
+    problems = []
+    env = config["PLEDGES_ENV"]
+    if env not in {"development", "production", "testing"}:
+        problems.append(f"PLEDGES_ENV must be development or production, not {env!r}")
+    for name in ("SECRET_KEY", "PLEDGES_DATA_KEY"):
+        value = config.get(name) or ""
+        if value.lower() in DEFAULT_SECRETS or len(value) < 16:
+            problems.append(f"{name} must be set to a long random value")
+    payments = config["PAYMENTS"]
+    if payments not in {"demo", "stripe"}:
+        problems.append(f"PAYMENTS must be demo or stripe, not {payments!r}")
+    if payments == "stripe":
+        if not config["STRIPE_SECRET_KEY"]:
+            problems.append("PAYMENTS=stripe needs STRIPE_SECRET_KEY")
+        if not config["STRIPE_WEBHOOK_SECRET"]:
+            problems.append("PAYMENTS=stripe needs STRIPE_WEBHOOK_SECRET (webhooks fail closed)")
+    if not config["BASE_URL"]:
+        problems.append("BASE_URL must be set (sign-in links are built from it)")
+    if env == "production":
+        if payments == "demo":
+            problems.append("the demo payment gateway cannot run in production")
+        uri = config["SQLALCHEMY_DATABASE_URI"]
+        if uri.startswith("sqlite") and not config["PLEDGES_ALLOW_SQLITE"]:
+            problems.append("SQLite in production needs PLEDGES_ALLOW_SQLITE=1")
+        if not config["BASE_URL"].startswith("https://"):
+            problems.append("BASE_URL must be https:// in production")
+    if problems:
+        raise ConfigError("Pledges will not start: " + "; ".join(problems))

@@ -1,0 +1,84 @@
+"""Flask-WTF forms: every form carries a CSRF token; messages go through Babel."""
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
+from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+
+from pledges.money import to_minor
+
+PRESET_AMOUNTS = ("5", "10", "20", "50")
+MIN_AMOUNT, MAX_AMOUNT = 1, 10_000
+
+
+def email_field() -> EmailField:
+    return EmailField(
+        _l("Email"),
+        validators=[
+            InputRequired(_l("Enter your email address.")),
+            Email(_l("Enter a valid email address."), check_deliverability=False),
+            Length(max=254),
+        ],
+    )
+
+
+class PledgeForm(FlaskForm):
+    amount = RadioField(
+        _l("Monthly amount"),
+        choices=[(value, value) for value in PRESET_AMOUNTS] + [("custom", _l("Other"))],
+        default="10",
+        validators=[InputRequired(_l("Choose an amount."))],
+    )
+    custom_amount = StringField(_l("Other amount"), validators=[Optional()])
+    email = email_field()
+    show_name = BooleanField(_l("Show my name publicly"))
+    public_name = StringField(_l("Public name"), validators=[Length(max=60)])
+    earmark = SelectField(_l("Where should it go?"), choices=[], validate_choice=True)
+
+    def __init__(self, *args: object, cases: list | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.earmark.choices = [("", _l("Wherever the fund needs it most"))] + [
+            (case.slug, case.title) for case in cases or []
+        ]
+        self.amount_minor: int | None = None
+
+    @property
+    def currency(self) -> str:
+        return current_app.config["FUND_CURRENCY"]
+
+    def validate_amount(self, field: RadioField) -> None:
+        typed = (self.custom_amount.data or "").strip()
+        # A custom amount wins even if "Other" was not ticked: that is what the person meant.
+        value = typed if typed or field.data == "custom" else field.data
+        if not value:
+            raise ValidationError(_l("Enter an amount."))
+        try:
+            minor = to_minor(value, self.currency)
+        except ValueError as error:
+            raise ValidationError(_l("Enter an amount like 12 or 12.50.")) from error
+        if (
+            not to_minor(str(MIN_AMOUNT), self.currency)
+            <= minor
+            <= to_minor(str(MAX_AMOUNT), self.currency)
+        ):
+            raise ValidationError(
+                _l("Choose between %(low)s and %(high)s a month.", low=MIN_AMOUNT, high=MAX_AMOUNT)
+            )
+        self.amount_minor = minor
+
+    def validate_public_name(self, field: StringField) -> None:
+        if self.show_name.data and not (field.data or "").strip():
+            raise ValidationError(_l("Enter the name to show, or stay anonymous."))
+
+    @property
+    def chosen_public_name(self) -> str | None:
+        return (self.public_name.data or "").strip() or None if self.show_name.data else None
+
+
+class EmailForm(FlaskForm):
+    email = email_field()
+
+
+class ConfirmForm(FlaskForm):
+    """Nothing to fill in: a button and its CSRF token."""

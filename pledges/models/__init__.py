@@ -1,0 +1,25 @@
+"""The models, one module per aggregate; importing this package registers them all."""
+
+from pledges.models.case import Case, CaseStatus
+from pledges.models.contribution import Contribution
+from pledges.models.login_token import LoginToken
+from pledges.models.outbox import OutboxEmail, OutboxStatus
+from pledges.models.pledge import ALLOWED_TRANSITIONS, Pledge, PledgeStatus
+from pledges.models.setting import Setting
+from pledges.models.stripe_event import StripeEvent
+from pledges.models.supporter import Supporter
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "Case",
+    "CaseStatus",
+    "Contribution",
+    "LoginToken",
+    "OutboxEmail",
+    "OutboxStatus",
+    "Pledge",
+    "PledgeStatus",
+    "Setting",
+    "StripeEvent",
+    "Supporter",
+]

@@ -1,0 +1,72 @@
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pledges.extensions import db
+from pledges.models.types import UTCDateTime, utcnow
+
+
+class PledgeStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    PAUSED = "paused"
+    CANCELED = "canceled"
+
+
+#: Where a pledge may go from each status. Anything else is a late or replayed event and is
+#: ignored, so that a pledge never moves backwards (e.g. canceled -> active, active -> pending).
+ALLOWED_TRANSITIONS: dict[PledgeStatus, frozenset[PledgeStatus]] = {
+    PledgeStatus.PENDING: frozenset({PledgeStatus.ACTIVE, PledgeStatus.CANCELED}),
+    PledgeStatus.ACTIVE: frozenset(
+        {PledgeStatus.PAST_DUE, PledgeStatus.PAUSED, PledgeStatus.CANCELED}
+    ),
+    PledgeStatus.PAST_DUE: frozenset(
+        {PledgeStatus.ACTIVE, PledgeStatus.PAUSED, PledgeStatus.CANCELED}
+    ),
+    PledgeStatus.PAUSED: frozenset(
+        {PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE, PledgeStatus.CANCELED}
+    ),
+    PledgeStatus.CANCELED: frozenset(),
+}
+
+
+class Pledge(db.Model):
+    """A supporter's monthly promise, paid by a subscription at a payment provider."""
+
+    __tablename__ = "pledges"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "status IN ('pending', 'active', 'past_due', 'paused', 'canceled')",
+            name="status_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supporter_id: Mapped[int] = mapped_column(ForeignKey("supporters.id"), index=True)
+    #: Monthly amount in minor units of `currency`.
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default=PledgeStatus.PENDING, index=True)
+    #: "stripe" or "demo": which gateway runs the subscription.
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    provider_customer_id: Mapped[str | None] = mapped_column(String(255))
+    #: Earmark: the case this pledge is for; None means the general fund.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    next_charge_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    supporter: Mapped["Supporter"] = relationship(back_populates="pledges")  # noqa: F821
+    case: Mapped["Case | None"] = relationship()  # noqa: F821
+    contributions: Mapped[list["Contribution"]] = relationship(  # noqa: F821
+        back_populates="pledge", order_by="Contribution.paid_at"
+    )
+
+    def can_move_to(self, status: PledgeStatus) -> bool:
+        return status in ALLOWED_TRANSITIONS[PledgeStatus(self.status)]

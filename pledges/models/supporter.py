@@ -1,0 +1,31 @@
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pledges.extensions import db
+from pledges.models.types import EncryptedText, UTCDateTime, utcnow
+
+
+class Supporter(UserMixin, db.Model):
+    """Someone who gives. Deliberately thin: no address, no phone, nothing we do not need."""
+
+    __tablename__ = "supporters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: HMAC of the normalized email: finds a supporter without storing the address in clear.
+    email_index: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(EncryptedText)
+    #: Shown publicly only when set; None means anonymous, the default.
+    public_name: Mapped[str | None] = mapped_column(EncryptedText)
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    pledges: Mapped[list["Pledge"]] = relationship(  # noqa: F821
+        back_populates="supporter", order_by="Pledge.id"
+    )
+    contributions: Mapped[list["Contribution"]] = relationship(  # noqa: F821
+        back_populates="supporter", order_by="Contribution.paid_at.desc()"
+    )

@@ -1,0 +1,12 @@
+"""Payment gateways: Stripe for real money, demo for a machine with no keys and no network."""
+
+from flask import current_app
+
+from pledges.payments.gateway import PaymentGateway
+
+
+def gateway() -> PaymentGateway:
+    return current_app.extensions["pledges_gateway"]
+
+
+__all__ = ["PaymentGateway", "gateway"]

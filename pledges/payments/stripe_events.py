@@ -1,0 +1,165 @@
+"""What each Stripe event does. Arrival order is not trusted: the state comes from the object
+itself, re-fetched from the API, and the pledge's transition table refuses to go backwards."""
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pledges.extensions import db
+from pledges.models import Pledge, PledgeStatus, StripeEvent
+from pledges.payments.stripe_gateway import StripeGateway
+from pledges.services import pledges
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], StripeGateway], None]
+
+STATUS_FROM_STRIPE = {
+    "active": PledgeStatus.ACTIVE,
+    "trialing": PledgeStatus.ACTIVE,
+    "past_due": PledgeStatus.PAST_DUE,
+    "unpaid": PledgeStatus.PAST_DUE,
+    "paused": PledgeStatus.PAUSED,
+    "canceled": PledgeStatus.CANCELED,
+    "incomplete_expired": PledgeStatus.CANCELED,
+}
+
+
+def from_timestamp(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _id(value: str | dict | None) -> str | None:
+    """An expandable field is an id or the object itself."""
+    if isinstance(value, dict):
+        return value.get("id")
+    return value
+
+
+def _pledge_for(subscription_id: str | None, metadata: dict | None) -> Pledge | None:
+    if subscription_id:
+        pledge = pledges.find_by_subscription(subscription_id)
+        if pledge is not None:
+            return pledge
+    reference = (metadata or {}).get("pledge_id")
+    if reference and str(reference).isdigit():
+        pledge = db.session.get(Pledge, int(reference))
+        if pledge is not None and pledge.provider == "stripe":
+            return pledge
+    return None
+
+
+def sync_subscription(pledge: Pledge, gateway: StripeGateway, subscription_id: str) -> None:
+    """Bring a pledge in line with its subscription as Stripe holds it now."""
+    subscription = gateway.fetch_subscription(subscription_id)
+    now = datetime.now(UTC)
+    status = STATUS_FROM_STRIPE.get(subscription["status"])
+    if subscription.get("pause_collection") and status != PledgeStatus.CANCELED:
+        status = PledgeStatus.PAUSED
+    if status is not None:
+        pledges.move(pledge, status, now)
+    items = (subscription.get("items") or {}).get("data") or []
+    if items and pledge.status != PledgeStatus.CANCELED:
+        item = items[0]
+        pledge.amount = item["price"]["unit_amount"] * item.get("quantity", 1)
+        charges_next = pledge.status in {PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE}
+        if charges_next and not subscription.get("cancel_at_period_end"):
+            pledge.next_charge_at = from_timestamp(item["current_period_end"])
+        else:
+            pledge.next_charge_at = None
+
+
+def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None:
+    if session.get("mode") != "subscription":
+        return
+    reference = session.get("client_reference_id") or (session.get("metadata") or {}).get(
+        "pledge_id"
+    )
+    subscription_id = _id(session.get("subscription"))
+    pledge = _pledge_for(subscription_id, {"pledge_id": reference})
+    if pledge is None:
+        log.warning("checkout session %s matches no pledge", session.get("id"))
+        return
+    pledges.link_subscription(
+        pledge, subscription_id=subscription_id, customer_id=_id(session.get("customer"))
+    )
+    if subscription_id:
+        sync_subscription(pledge, gateway, subscription_id)
+
+
+def _subscription_of(invoice: dict[str, Any]) -> tuple[str | None, dict | None]:
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    return _id(details.get("subscription")), details.get("metadata")
+
+
+def _invoice_paid(event_invoice: dict[str, Any], gateway: StripeGateway) -> None:
+    invoice = gateway.fetch_invoice(event_invoice["id"])
+    if invoice.get("status") != "paid":
+        return
+    subscription_id, metadata = _subscription_of(invoice)
+    pledge = _pledge_for(subscription_id, metadata)
+    if pledge is None:
+        log.warning("paid invoice %s matches no pledge", invoice["id"])
+        return
+    pledges.link_subscription(
+        pledge, subscription_id=subscription_id, customer_id=_id(invoice.get("customer"))
+    )
+    if invoice.get("amount_paid", 0) > 0:
+        fee, charge_id = gateway.fetch_invoice_fee(invoice["id"])
+        paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice["created"]
+        pledges.record_payment(
+            pledge,
+            payment_id=invoice["id"],
+            gross=invoice["amount_paid"],
+            fee=fee,
+            paid_at=from_timestamp(paid_at),
+            charge_id=charge_id,
+            receipt_url=invoice.get("hosted_invoice_url"),
+        )
+    if subscription_id:
+        sync_subscription(pledge, gateway, subscription_id)
+
+
+def _invoice_payment_failed(invoice: dict[str, Any], gateway: StripeGateway) -> None:
+    subscription_id, metadata = _subscription_of(invoice)
+    pledge = _pledge_for(subscription_id, metadata)
+    if pledge is not None and subscription_id:
+        sync_subscription(pledge, gateway, subscription_id)
+
+
+def _subscription_changed(subscription: dict[str, Any], gateway: StripeGateway) -> None:
+    pledge = _pledge_for(subscription["id"], subscription.get("metadata"))
+    if pledge is None:
+        return
+    pledges.link_subscription(
+        pledge, subscription_id=subscription["id"], customer_id=_id(subscription.get("customer"))
+    )
+    sync_subscription(pledge, gateway, subscription["id"])
+
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": _checkout_completed,
+    "invoice.paid": _invoice_paid,
+    "invoice.payment_failed": _invoice_payment_failed,
+    "customer.subscription.updated": _subscription_changed,
+    "customer.subscription.deleted": _subscription_changed,
+}
+
+
+def handle(event: dict[str, Any], gateway: StripeGateway) -> str:
+    """Act on a verified event, recording its id in the caller's transaction.
+
+    Returns "duplicate", "ignored" or "handled". Only the id, type and time are kept: the raw
+    body carries donor details and is dropped once processed.
+    """
+    if db.session.get(StripeEvent, event["id"]) is not None:
+        return "duplicate"
+    db.session.add(
+        StripeEvent(id=event["id"], type=event["type"], created_at=from_timestamp(event["created"]))
+    )
+    handler = HANDLERS.get(event["type"])
+    if handler is None:
+        return "ignored"
+    handler(event["data"]["object"], gateway)
+    return "handled"

@@ -1,0 +1,128 @@
+"""Stripe: Checkout in subscription mode, signed webhooks, and the API reads that webhook
+handling trusts more than the order events arrive in."""
+
+import json
+from typing import Any
+
+import stripe
+from sqlalchemy import select
+
+from pledges.extensions import db
+from pledges.models import Pledge, Setting
+
+PRODUCT_SETTING = "stripe_product_id"
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+class InvalidWebhook(ValueError):
+    """The request is not a genuine, fresh Stripe event for this account's mode."""
+
+
+class StripeGateway:
+    name = "stripe"
+
+    def __init__(
+        self, *, secret_key: str, webhook_secret: str, fund_name: str, api_base: str = ""
+    ) -> None:
+        addresses = {"api": api_base.rstrip("/")} if api_base else None
+        self.client = stripe.StripeClient(
+            secret_key, base_addresses=addresses, max_network_retries=2
+        )
+        self.webhook_secret = webhook_secret
+        self.fund_name = fund_name
+        #: Events must come from the same mode as our key: a test event must not move live money.
+        self.livemode = secret_key.startswith(("sk_live_", "rk_live_"))
+
+    # -- checkout ---------------------------------------------------------------------------
+
+    def product_id(self) -> str:
+        """The one Product every pledge's price belongs to, created on first use."""
+        stored = db.session.scalar(select(Setting.value).where(Setting.key == PRODUCT_SETTING))
+        if stored:
+            return stored
+        product = self.client.v1.products.create(
+            params={"name": f"Monthly pledge to {self.fund_name}"},
+            options={"idempotency_key": "pledges-monthly-product"},
+        )
+        db.session.merge(Setting(key=PRODUCT_SETTING, value=product.id))
+        return product.id
+
+    def start_checkout(self, pledge: Pledge, *, success_url: str, cancel_url: str) -> str:
+        pledge_ref = str(pledge.id)
+        session = self.client.v1.checkout.sessions.create(
+            params={
+                "mode": "subscription",
+                "submit_type": "donate",
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": pledge.currency.lower(),
+                            "product": self.product_id(),
+                            "unit_amount": pledge.amount,
+                            "recurring": {"interval": "month"},
+                        },
+                    }
+                ],
+                # Never `customer=`: the form is public, and a saved card must not be shown to
+                # whoever typed someone else's address.
+                "customer_email": pledge.supporter.email,
+                "client_reference_id": pledge_ref,
+                "metadata": {"pledge_id": pledge_ref},
+                "subscription_data": {"metadata": {"pledge_id": pledge_ref}},
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+            },
+            options={"idempotency_key": f"pledge-{pledge_ref}-checkout"},
+        )
+        return session.url
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+        """Verify the signature and its age, then the mode; return the event as plain data."""
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload.decode("utf-8"),
+                signature,
+                self.webhook_secret,
+                tolerance=SIGNATURE_TOLERANCE_SECONDS,
+            )
+            event = json.loads(payload)
+        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
+            raise InvalidWebhook(str(error)) from error
+        if not isinstance(event, dict) or "id" not in event or "type" not in event:
+            raise InvalidWebhook("not an event")
+        if bool(event.get("livemode")) != self.livemode:
+            raise InvalidWebhook("event mode does not match the configured key")
+        return event
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def fetch_subscription(self, subscription_id: str) -> dict[str, Any]:
+        return self.client.v1.subscriptions.retrieve(subscription_id).to_dict()
+
+    def fetch_invoice(self, invoice_id: str) -> dict[str, Any]:
+        return self.client.v1.invoices.retrieve(invoice_id).to_dict()
+
+    def fetch_invoice_fee(self, invoice_id: str) -> tuple[int, str | None]:
+        """The processor's fee on a paid invoice and the charge that carried it.
+
+        Since the 2025 API versions an invoice reaches its charge through its payments.
+        """
+        fee, charge_id = 0, None
+        payments = self.client.v1.invoice_payments.list(
+            params={"invoice": invoice_id, "status": "paid"}
+        )
+        for payment in payments.data:
+            intent_id = (payment.payment or {}).get("payment_intent")
+            if not intent_id:
+                continue
+            intent = self.client.v1.payment_intents.retrieve(
+                intent_id if isinstance(intent_id, str) else intent_id.id,
+                params={"expand": ["latest_charge.balance_transaction"]},
+            ).to_dict()
+            charge = intent.get("latest_charge") or {}
+            charge_id = charge.get("id")
+            fee += (charge.get("balance_transaction") or {}).get("fee", 0)
+        return fee, charge_id

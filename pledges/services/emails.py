@@ -1,0 +1,79 @@
+"""What each kind of queued email says. Rendered at sending time from ids, so that a sign-in
+token exists only in the message itself and is valid from the moment it is sent."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import current_app, render_template, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from pledges.extensions import db
+from pledges.models import OutboxEmail, Pledge, Supporter
+from pledges.services import auth_tokens, supporters
+
+
+@dataclass
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _render(template: str, subject: str, **context: object) -> RenderedEmail:
+    context = {"fund_name": current_app.config["FUND_NAME"], "subject": subject, **context}
+    return RenderedEmail(
+        subject=subject,
+        text=render_template(f"email/{template}.txt", **context),
+        html=render_template(f"email/{template}.html", **context),
+    )
+
+
+def _sign_in_url(supporter: Supporter) -> str:
+    return url_for("auth.confirm", token=auth_tokens.issue(supporter), _external=True)
+
+
+def _welcome(row: OutboxEmail) -> RenderedEmail | None:
+    pledge = db.session.get(Pledge, row.context["pledge_id"])
+    if pledge is None:
+        return None
+    return _render(
+        "welcome",
+        _("Thank you for your monthly pledge to %(fund)s", fund=current_app.config["FUND_NAME"]),
+        pledge=pledge,
+        sign_in_url=_sign_in_url(pledge.supporter),
+    )
+
+
+def _sign_in(row: OutboxEmail) -> RenderedEmail | None:
+    # Unknown addresses are dropped here, in the worker, so the request that queued the email
+    # looks and takes the same whether or not the address belongs to a supporter.
+    supporter = supporters.find_by_email(row.recipient or "")
+    if supporter is None:
+        return None
+    return _render(
+        "sign_in",
+        _("Your sign-in link for %(fund)s", fund=current_app.config["FUND_NAME"]),
+        sign_in_url=_sign_in_url(supporter),
+    )
+
+
+RENDERERS: dict[str, Callable[[OutboxEmail], RenderedEmail | None]] = {
+    "welcome": _welcome,
+    "sign-in": _sign_in,
+}
+
+
+def _locale_of(row: OutboxEmail) -> str:
+    supporter = supporters.find_by_email(row.recipient or "") if row.recipient else None
+    return supporter.locale if supporter else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def render(row: OutboxEmail) -> RenderedEmail | None:
+    """Render a queued email, or None when there is nothing to send any more."""
+    if row.recipient is None:
+        return None
+    base_url = current_app.config["BASE_URL"]
+    with current_app.test_request_context("/", base_url=base_url), force_locale(_locale_of(row)):
+        return RENDERERS[row.kind](row)

@@ -1,0 +1,137 @@
+"""The transactional outbox: email is queued with its cause and sent by a separate worker,
+at least once and never twice for the same dedupe key."""
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_mail import Message
+from sqlalchemy import select
+
+from pledges.extensions import db, mail
+from pledges.models import OutboxEmail, OutboxStatus
+from pledges.models.types import utcnow
+from pledges.services import emails
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+def enqueue(
+    kind: str, *, recipient: str, dedupe_key: str, context: dict[str, Any] | None = None
+) -> OutboxEmail | None:
+    """Queue an email in the caller's transaction; a key already queued is left alone."""
+    if kind not in emails.RENDERERS:
+        raise ValueError(f"unknown email kind {kind!r}")
+    exists = db.session.scalar(select(OutboxEmail.id).where(OutboxEmail.dedupe_key == dedupe_key))
+    if exists is not None:
+        return None
+    domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
+    row = OutboxEmail(
+        dedupe_key=dedupe_key,
+        kind=kind,
+        recipient=recipient,
+        context=context or {},
+        message_id=f"<{uuid.uuid4().hex}@{domain}>",
+    )
+    db.session.add(row)
+    return row
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    dropped: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.dropped + self.retrying + self.failed
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential back-off: 1, 2, 4 … minutes, at most an hour."""
+    return timedelta(minutes=min(2 ** (attempts - 1), 60))
+
+
+def _claim_next(now: datetime) -> OutboxEmail | None:
+    # SKIP LOCKED lets several workers drain the queue at once on PostgreSQL; SQLite has a
+    # single writer and ignores the clause.
+    return db.session.scalar(
+        select(OutboxEmail)
+        .where(OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
+        .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _message(row: OutboxEmail, rendered: emails.RenderedEmail) -> Message:
+    config = current_app.config
+    message = Message(
+        subject=rendered.subject,
+        recipients=[row.recipient],
+        body=rendered.text,
+        html=rendered.html,
+        sender=(config["FUND_NAME"], config["MAIL_DEFAULT_SENDER"]),
+        extra_headers=rendered.headers or None,
+    )
+    message.msgId = row.message_id
+    return message
+
+
+def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport:
+    """Send what is due, one row per transaction, so a crash loses nothing and repeats little."""
+    report = DeliveryReport()
+    now = now or utcnow()
+    seen: set[int] = set()
+    while report.handled < limit:
+        row = _claim_next(now)
+        if row is None or row.id in seen:
+            db.session.rollback()
+            break
+        seen.add(row.id)
+        row_id = row.id
+        try:
+            rendered = emails.render(row)
+            if rendered is None:
+                row.status = OutboxStatus.DROPPED
+                row.recipient = None
+                report.dropped += 1
+            else:
+                mail.send(_message(row, rendered))
+                row.status = OutboxStatus.SENT
+                row.sent_at = utcnow()
+                report.sent += 1
+            row.attempts += 1
+            db.session.commit()
+        except Exception as error:  # noqa: BLE001 - any failure is retried later
+            db.session.rollback()
+            log.warning("email %s failed: %s", row_id, error)
+            report.errors.append(f"{row_id}: {error}")
+            _record_failure(row_id, str(error), now)
+            failed = db.session.get(OutboxEmail, row_id)
+            if failed is not None and failed.status == OutboxStatus.FAILED:
+                report.failed += 1
+            else:
+                report.retrying += 1
+    return report
+
+
+def _record_failure(row_id: int, error: str, now: datetime) -> None:
+    row = db.session.get(OutboxEmail, row_id)
+    if row is None:
+        return
+    row.attempts += 1
+    row.last_error = error[:2000]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = OutboxStatus.FAILED
+    else:
+        row.next_attempt_at = now + retry_delay(row.attempts)
+    db.session.commit()

@@ -1,0 +1,125 @@
+"""A pledge's life: started on the form, confirmed by the payment provider, paid monthly.
+
+The Stripe webhook handler and the demo gateway both call these functions, so the ledger and
+the emails cannot tell the two apart.
+"""
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from pledges.extensions import db
+from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
+from pledges.services import mail_outbox, supporters
+
+log = logging.getLogger(__name__)
+
+
+def start_pledge(
+    *,
+    email: str,
+    amount: int,
+    currency: str,
+    provider: str,
+    public_name: str | None = None,
+    case: Case | None = None,
+) -> Pledge:
+    """Record a pending pledge; it becomes active only once the payment is confirmed."""
+    if amount <= 0:
+        raise ValueError("a pledge amount must be positive")
+    if case is not None and case.status != CaseStatus.OPEN:
+        raise ValueError("only an open case can be earmarked")
+    supporter = supporters.find_or_create(email, public_name=public_name)
+    pledge = Pledge(
+        supporter=supporter,
+        amount=amount,
+        currency=currency,
+        provider=provider,
+        case=case,
+        status=PledgeStatus.PENDING,
+    )
+    db.session.add(pledge)
+    db.session.flush()
+    return pledge
+
+
+def find_by_subscription(subscription_id: str) -> Pledge | None:
+    return db.session.scalar(
+        select(Pledge).where(Pledge.provider_subscription_id == subscription_id)
+    )
+
+
+def move(pledge: Pledge, status: PledgeStatus, at: datetime) -> bool:
+    """Change status if the transition is allowed; a late or replayed event is ignored."""
+    if pledge.status == status:
+        return False
+    if not pledge.can_move_to(status):
+        log.info("pledge %s: ignoring %s -> %s", pledge.id, pledge.status, status)
+        return False
+    pledge.status = status
+    if status == PledgeStatus.ACTIVE and pledge.activated_at is None:
+        pledge.activated_at = at
+        mail_outbox.enqueue(
+            "welcome",
+            recipient=pledge.supporter.email,
+            dedupe_key=f"welcome:{pledge.id}",
+            context={"pledge_id": pledge.id},
+        )
+    if status == PledgeStatus.CANCELED:
+        pledge.canceled_at = at
+        pledge.next_charge_at = None
+    return True
+
+
+def link_subscription(
+    pledge: Pledge, *, subscription_id: str | None, customer_id: str | None
+) -> None:
+    """Remember the provider's ids for this pledge, whichever event brings them first."""
+    if subscription_id and pledge.provider_subscription_id is None:
+        pledge.provider_subscription_id = subscription_id
+    if customer_id:
+        pledge.provider_customer_id = pledge.provider_customer_id or customer_id
+        if pledge.supporter.stripe_customer_id is None and pledge.provider == "stripe":
+            pledge.supporter.stripe_customer_id = customer_id
+
+
+def record_payment(
+    pledge: Pledge,
+    *,
+    payment_id: str,
+    gross: int,
+    fee: int,
+    paid_at: datetime,
+    charge_id: str | None = None,
+    receipt_url: str | None = None,
+) -> Contribution:
+    """Record a paid invoice as a contribution, once, and activate the pledge it confirms."""
+    existing = db.session.scalar(
+        select(Contribution).where(Contribution.provider_payment_id == payment_id)
+    )
+    if existing is not None:
+        return existing
+    contribution = Contribution(
+        supporter=pledge.supporter,
+        pledge=pledge,
+        currency=pledge.currency,
+        gross=gross,
+        fee=fee,
+        net=gross - fee,
+        provider=pledge.provider,
+        provider_payment_id=payment_id,
+        provider_charge_id=charge_id,
+        receipt_url=receipt_url,
+        paid_at=paid_at,
+    )
+    db.session.add(contribution)
+    if pledge.status in {PledgeStatus.PENDING, PledgeStatus.PAST_DUE}:
+        move(pledge, PledgeStatus.ACTIVE, paid_at)
+    db.session.flush()
+    return contribution
+
+
+def of_supporter(supporter: Supporter) -> list[Pledge]:
+    """The pledges a supporter sees: a checkout never completed is not a pledge yet."""
+    return [pledge for pledge in supporter.pledges if pledge.status != PledgeStatus.PENDING]

@@ -1,0 +1,16 @@
+"""Blueprints: thin views that parse, call a service and answer with a page or a fragment."""
+
+from flask import Flask
+
+from pledges.web import auth, demo, member, pledge, public, security, templating, webhooks
+
+
+def register_blueprints(app: Flask) -> None:
+    security.init_app(app)
+    templating.init_app(app)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(pledge.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(member.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(demo.bp)

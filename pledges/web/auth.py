@@ -1,0 +1,86 @@
+"""Passwordless sign-in by emailed link. Whether an address belongs to a supporter never shows:
+the same answer, status and work for every address."""
+
+import uuid
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_login import login_required, login_user, logout_user
+
+from pledges.extensions import db, limiter, login_manager
+from pledges.forms import ConfirmForm, EmailForm
+from pledges.models import Supporter
+from pledges.services import auth_tokens, mail_outbox, supporters
+from pledges.web.rendering import no_store, render_partial
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_supporter(user_id: str) -> Supporter | None:
+    return db.session.get(Supporter, int(user_id)) if user_id.isdigit() else None
+
+
+def _address_key() -> str:
+    """Rate-limit per address without keeping the address in the limiter's storage."""
+    return "address:" + supporters.email_index(request.form.get("email", ""))
+
+
+def _login_page(form: EmailForm, status: int = 200, sent: bool = False) -> Response:
+    return render_partial(
+        "auth/_login.html", page="auth/login.html", status=status, form=form, sent=sent
+    )
+
+
+@bp.get("/login")
+def login() -> Response:
+    return _login_page(EmailForm())
+
+
+@bp.post("/login")
+@limiter.limit("10 per hour")
+@limiter.limit("5 per hour", key_func=_address_key)
+def request_link() -> Response:
+    form = EmailForm()
+    if not form.validate_on_submit():
+        return _login_page(form, status=422)
+    # The worker decides whether the address is known, so this request does the same work for
+    # every address; the link is also made there, so it never sits in the database in clear.
+    mail_outbox.enqueue(
+        "sign-in",
+        recipient=supporters.normalize_email(form.email.data),
+        dedupe_key=f"sign-in:{uuid.uuid4().hex}",
+    )
+    db.session.commit()
+    return _login_page(EmailForm(formdata=None), sent=True)
+
+
+@bp.get("/login/<token>")
+def confirm(token: str) -> Response:
+    """A page with one button: mail scanners that open links cannot use the token up."""
+    usable = auth_tokens.is_usable(token)
+    page = render_template("auth/confirm.html", form=ConfirmForm(), token=token, usable=usable)
+    return no_store(Response(page, status=200 if usable else 410))
+
+
+@bp.post("/login/<token>")
+@limiter.limit("30 per hour")
+def sign_in(token: str) -> Response:
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return no_store(
+            Response(render_template("auth/confirm.html", form=form, token=token, usable=True), 400)
+        )
+    supporter = auth_tokens.consume(token)
+    db.session.commit()
+    if supporter is None:
+        page = render_template("auth/confirm.html", form=form, token=token, usable=False)
+        return no_store(Response(page, status=410))
+    login_user(supporter)
+    return redirect(url_for("member.home"), code=303)
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    logout_user()
+    return redirect(url_for("public.index"), code=303)

@@ -1,0 +1,105 @@
+"""Development stand-ins: the demo checkout that plays Stripe's part, and /dev/mail."""
+
+import mailbox
+import os
+import re
+from email.message import Message
+
+from flask import Blueprint, abort, current_app, redirect, render_template
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
+
+from pledges.extensions import db
+from pledges.forms import ConfirmForm
+from pledges.models import Pledge, PledgeStatus
+from pledges.payments import gateway
+from pledges.payments.demo_gateway import DemoGateway
+
+bp = Blueprint("demo", __name__)
+
+
+def _demo_gateway() -> DemoGateway:
+    demo = gateway()
+    if not isinstance(demo, DemoGateway):
+        abort(404)
+    return demo
+
+
+def _open(session: str) -> tuple[dict, Pledge]:
+    opened = _demo_gateway().open_session(session)
+    pledge = db.session.get(Pledge, opened["pledge"]) if opened else None
+    if pledge is None:
+        abort(404)
+    return opened, pledge
+
+
+@bp.get("/demo/checkout/<session>")
+def checkout(session: str) -> ResponseReturnValue:
+    opened, pledge = _open(session)
+    if pledge.status != PledgeStatus.PENDING:
+        return redirect(opened["success"], code=303)
+    return render_template(
+        "demo/checkout.html",
+        pledge=pledge,
+        session=session,
+        form=ConfirmForm(),
+        cancel_url=opened["cancel"],
+    )
+
+
+@bp.post("/demo/checkout/<session>")
+def pay(session: str) -> ResponseReturnValue:
+    opened, pledge = _open(session)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if pledge.status == PledgeStatus.PENDING:
+        _demo_gateway().pay(pledge)
+        db.session.commit()
+    return redirect(opened["success"], code=303)
+
+
+def _maildir() -> mailbox.Maildir:
+    if current_app.config["PLEDGES_ENV"] != "development":
+        abort(404)
+    path = current_app.config["DEV_MAILDIR"]
+    os.makedirs(path, exist_ok=True)
+    return mailbox.Maildir(path, create=True)
+
+
+def _part(message: Message, content_type: str) -> str:
+    for part in message.walk():
+        if part.get_content_type() == content_type:
+            payload = part.get_payload(decode=True) or b""
+            return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    return ""
+
+
+URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def linkify(text: str) -> Markup:
+    """Escape a plain-text email and make its addresses clickable."""
+    escaped = str(escape(text))
+    return Markup(URL.sub(lambda match: f'<a href="{match[0]}">{match[0]}</a>', escaped))  # noqa: S704
+
+
+@bp.get("/dev/mail")
+def mail_index() -> str:
+    box = _maildir()
+    messages = sorted(box.items(), key=lambda item: item[1].get_date(), reverse=True)
+    return render_template("demo/mail_index.html", messages=messages)
+
+
+@bp.get("/dev/mail/<key>")
+def mail_message(key: str) -> str:
+    box = _maildir()
+    try:
+        message = box[key]
+    except KeyError:
+        abort(404)
+    return render_template(
+        "demo/mail_message.html",
+        key=key,
+        message=message,
+        text=linkify(_part(message, "text/plain")),
+    )

@@ -1,0 +1,33 @@
+"""The fund's public face: aggregates only, never a list of people."""
+
+from flask import Blueprint, abort, render_template
+from sqlalchemy import text
+
+from pledges.extensions import db
+from pledges.markdown import render_markdown
+from pledges.services import fund
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("public/index.html", summary=fund.summary())
+
+
+@bp.get("/cases/<slug>")
+def case(slug: str) -> str:
+    found = fund.public_case(slug)
+    if found is None:
+        abort(404)
+    return render_template("public/case.html", case=found, story=render_markdown(found.story))
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[dict, int]:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any database failure means unhealthy
+        db.session.rollback()
+        return {"status": "error", "database": "unreachable"}, 503
+    return {"status": "ok"}, 200

@@ -1,0 +1,39 @@
+"""Stripe's signed webhooks. 400 for anything not genuine; a replay is a 200 no-op."""
+
+import logging
+
+from flask import Blueprint, abort, request
+from sqlalchemy.exc import IntegrityError
+
+from pledges.extensions import csrf, db
+from pledges.payments import gateway, stripe_events
+from pledges.payments.stripe_gateway import InvalidWebhook, StripeGateway
+
+bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.post("/stripe/webhook")
+@csrf.exempt
+def stripe_webhook() -> tuple[dict, int]:
+    stripe = gateway()
+    if not isinstance(stripe, StripeGateway):
+        abort(404)
+    try:
+        event = stripe.parse_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
+    except InvalidWebhook as error:
+        log.warning("refused a webhook: %s", error)
+        return {"error": "invalid webhook"}, 400
+    try:
+        outcome = stripe_events.handle(event, stripe)
+        db.session.commit()
+    except IntegrityError:
+        # The same event delivered twice at once: the other delivery recorded it.
+        db.session.rollback()
+        outcome = "duplicate"
+    except Exception:
+        # Nothing is kept, so Stripe's retry starts from a clean slate.
+        db.session.rollback()
+        log.exception("webhook %s failed", event.get("id"))
+        return {"error": "could not process the event now"}, 500
+    return {"received": True, "outcome": outcome}, 200

@@ -1,0 +1,53 @@
+// Our own script, kept tiny. Everything works without it; it only adds the income helper.
+// The income never leaves the browser: its input has no name, so no form submits it.
+(function () {
+  "use strict";
+
+  function parseAmount(text) {
+    var value = parseFloat(String(text).replace(",", "."));
+    return isFinite(value) && value > 0 ? value : null;
+  }
+
+  function showHelpers(root) {
+    root.querySelectorAll(".income-helper[hidden]").forEach(function (helper) {
+      helper.hidden = false;
+    });
+  }
+
+  function suggest(income, percent) {
+    return Math.max(1, Math.round((income * percent) / 100));
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    showHelpers(document);
+  });
+  document.addEventListener("htmx:load", function (event) {
+    showHelpers(event.target);
+  });
+
+  document.addEventListener("input", function (event) {
+    if (event.target.id !== "income") return;
+    var income = parseAmount(event.target.value);
+    var helper = event.target.closest(".income-helper");
+    helper.querySelectorAll("button[data-percent]").forEach(function (button) {
+      var percent = Number(button.dataset.percent);
+      button.disabled = income === null;
+      button.textContent = income === null
+        ? percent + " %"
+        : percent + " %: " + suggest(income, percent);
+    });
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".income-helper button[data-percent]");
+    if (!button) return;
+    var form = button.closest("form");
+    var income = parseAmount(form.querySelector("#income").value);
+    if (income === null) return;
+    var custom = form.querySelector("[name=custom_amount]");
+    var other = form.querySelector("[name=amount][value=custom]");
+    custom.value = String(suggest(income, Number(button.dataset.percent)));
+    if (other) other.checked = true;
+    custom.focus();
+  });
+})();
