@@ -3,7 +3,7 @@
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
+from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from pledges.money import to_minor
@@ -26,7 +26,8 @@ def email_field() -> EmailField:
 class PledgeForm(FlaskForm):
     amount = RadioField(
         _l("Monthly amount"),
-        choices=[(value, value) for value in PRESET_AMOUNTS] + [("custom", _l("Other"))],
+        choices=[SelectChoice(value) for value in PRESET_AMOUNTS]
+        + [SelectChoice("custom", _l("Other"))],
         default="10",
         validators=[InputRequired(_l("Choose an amount."))],
     )
@@ -34,12 +35,14 @@ class PledgeForm(FlaskForm):
     email = email_field()
     show_name = BooleanField(_l("Show my name publicly"))
     public_name = StringField(_l("Public name"), validators=[Length(max=60)])
-    earmark = SelectField(_l("Where should it go?"), choices=[], validate_choice=True)
+    earmark = SelectField(
+        _l("Where should it go?"), choices=[SelectChoice("")], validate_choice=True
+    )
 
     def __init__(self, *args: object, cases: list | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.earmark.choices = [("", _l("Wherever the fund needs it most"))] + [
-            (case.slug, case.title) for case in cases or []
+        self.earmark.choices = [SelectChoice("", _l("Wherever the fund needs it most"))] + [
+            SelectChoice(case.slug, case.title) for case in cases or []
         ]
         self.amount_minor: int | None = None
 

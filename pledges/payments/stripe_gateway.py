@@ -114,12 +114,14 @@ class StripeGateway:
         payments = self.client.v1.invoice_payments.list(
             params={"invoice": invoice_id, "status": "paid"}
         )
-        for payment in payments.data:
-            intent_id = (payment.payment or {}).get("payment_intent")
+        for payment in payments.to_dict()["data"]:
+            intent_id = (payment.get("payment") or {}).get("payment_intent")
+            if isinstance(intent_id, dict):
+                intent_id = intent_id.get("id")
             if not intent_id:
                 continue
             intent = self.client.v1.payment_intents.retrieve(
-                intent_id if isinstance(intent_id, str) else intent_id.id,
+                intent_id,
                 params={"expand": ["latest_charge.balance_transaction"]},
             ).to_dict()
             charge = intent.get("latest_charge") or {}

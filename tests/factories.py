@@ -1,0 +1,71 @@
+"""Factories for what is not the point of a test. Call them inside an app context; each commits,
+like the request or command it stands in for."""
+
+import itertools
+from datetime import datetime, timedelta
+
+from pledges.extensions import db
+from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
+from pledges.models.types import utcnow
+from pledges.services import supporters
+
+_counter = itertools.count(1)
+
+
+def make_supporter(email: str | None = None, **overrides) -> Supporter:
+    supporter = supporters.find_or_create(email or f"supporter{next(_counter)}@example.org")
+    for name, value in overrides.items():
+        setattr(supporter, name, value)
+    db.session.commit()
+    return supporter
+
+
+def make_case(**overrides) -> Case:
+    number = next(_counter)
+    case = Case(
+        slug=overrides.pop("slug", f"case-{number}"),
+        title=overrides.pop("title", f"Case number {number}"),
+        summary=overrides.pop("summary", "What the fund takes on."),
+        story=overrides.pop("story", "The story, in **Markdown**."),
+        currency=overrides.pop("currency", "EUR"),
+        status=overrides.pop("status", CaseStatus.OPEN),
+        **overrides,
+    )
+    db.session.add(case)
+    db.session.commit()
+    return case
+
+
+def make_pledge(supporter: Supporter | None = None, **overrides) -> Pledge:
+    pledge = Pledge(
+        supporter=supporter or make_supporter(),
+        amount=overrides.pop("amount", 10_00),
+        currency=overrides.pop("currency", "EUR"),
+        provider=overrides.pop("provider", "demo"),
+        status=overrides.pop("status", PledgeStatus.ACTIVE),
+        **overrides,
+    )
+    db.session.add(pledge)
+    db.session.commit()
+    return pledge
+
+
+def make_contribution(pledge: Pledge, **overrides) -> Contribution:
+    gross = overrides.pop("gross", pledge.amount)
+    fee = overrides.pop("fee", 0)
+    paid_at: datetime = overrides.pop("paid_at", utcnow() - timedelta(days=1))
+    contribution = Contribution(
+        supporter=pledge.supporter,
+        pledge=pledge,
+        currency=pledge.currency,
+        gross=gross,
+        fee=fee,
+        net=gross - fee,
+        provider=pledge.provider,
+        provider_payment_id=overrides.pop("provider_payment_id", f"in_test_{next(_counter)}"),
+        paid_at=paid_at,
+        **overrides,
+    )
+    db.session.add(contribution)
+    db.session.commit()
+    return contribution

@@ -1,0 +1,313 @@
+"""A local stand-in for Stripe's HTTP API, enough for the real `stripe` library to talk to.
+
+It holds objects in memory, records every request (path, form parameters, headers) and lets a
+test play what happens on Stripe's side: a checkout paid, a renewal failing, a cancellation.
+"""
+
+import json
+import re
+import secrets
+import threading
+import time
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from stripe import WebhookSignature
+
+DAY = 24 * 3600
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def parse_form(body: str) -> dict[str, Any]:
+    """Stripe's form encoding (`a[b][0][c]=1`) back into nested dicts and lists."""
+    root: dict[str, Any] = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        parts = re.findall(r"[^\[\]]+", key)
+        node: Any = root
+        for part, following in zip(parts, parts[1:], strict=False):
+            container: Any = [] if following.isdigit() else {}
+            if isinstance(node, list):
+                index = int(part)
+                while len(node) <= index:
+                    node.append(None)
+                if node[index] is None:
+                    node[index] = container
+                node = node[index]
+            else:
+                node = node.setdefault(part, container)
+        last = parts[-1]
+        if isinstance(node, list):
+            node.append(value)
+        else:
+            node[last] = value
+    return root
+
+
+class FakeStripe:
+    def __init__(self, webhook_secret: str) -> None:
+        self.webhook_secret = webhook_secret
+        self.objects: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.requests: list[dict[str, Any]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- the server -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        self.objects.clear()
+        self.requests.clear()
+
+    def _handler_class(self):  # noqa: ANN202
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Request-Id", _new_id("req"))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                params = parse_form(body if method == "POST" else parts.query)
+                fake.requests.append(
+                    {
+                        "method": method,
+                        "path": parts.path,
+                        "params": params,
+                        "headers": dict(self.headers),
+                    }
+                )
+                status, answer = fake.route(method, parts.path, params)
+                self._answer(status, answer)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._handle("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._handle("POST")
+
+        return Handler
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method == "POST" and path == "/v1/products":
+            return 200, self._store("product", {"id": _new_id("prod"), "name": params["name"]})
+        if method == "POST" and path == "/v1/checkout/sessions":
+            session_id = _new_id("cs_test")
+            session = {
+                "id": session_id,
+                "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+                "status": "open",
+                "payment_status": "unpaid",
+                "subscription": None,
+                "customer": None,
+                "params": params,
+                **{key: params.get(key) for key in ("mode", "client_reference_id", "metadata")},
+            }
+            return 200, self._store("checkout.session", session)
+        if method == "GET" and path == "/v1/invoice_payments":
+            invoice_id = params.get("invoice")
+            found = [
+                p for p in self.objects["invoice_payment"].values() if p["invoice"] == invoice_id
+            ]
+            return 200, {"object": "list", "data": found, "has_more": False, "url": path}
+        match = re.fullmatch(r"/v1/(subscriptions|invoices|payment_intents)/([\w]+)", path)
+        if method == "GET" and match:
+            kind = {
+                "subscriptions": "subscription",
+                "invoices": "invoice",
+                "payment_intents": "payment_intent",
+            }[match[1]]
+            found = self.objects[kind].get(match[2])
+            if found is None:
+                return 404, {
+                    "error": {"type": "invalid_request_error", "message": f"No such {kind}"}
+                }
+            if kind == "payment_intent":
+                return 200, self._expanded_intent(found)
+            return 200, found
+        return 404, {
+            "error": {"type": "invalid_request_error", "message": f"Unrecognized {method} {path}"}
+        }
+
+    def _store(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+        obj = {"object": kind, "livemode": False, "created": int(time.time()), **obj}
+        self.objects[kind][obj["id"]] = obj
+        return obj
+
+    def _expanded_intent(self, intent: dict[str, Any]) -> dict[str, Any]:
+        charge = dict(self.objects["charge"][intent["latest_charge"]])
+        charge["balance_transaction"] = self.objects["balance_transaction"][
+            charge["balance_transaction"]
+        ]
+        return {**intent, "latest_charge": charge}
+
+    # -- what happens on Stripe's side ------------------------------------------------------
+
+    def checkout_sessions(self) -> list[dict[str, Any]]:
+        return list(self.objects["checkout.session"].values())
+
+    def complete_checkout(self, session_id: str, *, fee: int = 50) -> dict[str, Any]:
+        """The supporter paid: a customer, an active subscription and its first paid invoice."""
+        session = self.objects["checkout.session"][session_id]
+        line = session["params"]["line_items"][0]
+        customer = self._store("customer", {"id": _new_id("cus")})
+        now = int(time.time())
+        subscription = self._store(
+            "subscription",
+            {
+                "id": _new_id("sub"),
+                "status": "active",
+                "customer": customer["id"],
+                "cancel_at_period_end": False,
+                "pause_collection": None,
+                "metadata": session["params"]["subscription_data"]["metadata"],
+                "items": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": _new_id("si"),
+                            "quantity": int(line["quantity"]),
+                            "current_period_start": now,
+                            "current_period_end": now + 30 * DAY,
+                            "price": {
+                                "id": _new_id("price"),
+                                "unit_amount": int(line["price_data"]["unit_amount"]),
+                                "currency": line["price_data"]["currency"],
+                                "recurring": {
+                                    "interval": line["price_data"]["recurring"]["interval"]
+                                },
+                            },
+                        }
+                    ],
+                },
+            },
+        )
+        session.update(
+            status="complete",
+            payment_status="paid",
+            subscription=subscription["id"],
+            customer=customer["id"],
+        )
+        invoice = self.pay_invoice(subscription["id"], fee=fee)
+        return {"session": session, "subscription": subscription, "invoice": invoice}
+
+    def pay_invoice(
+        self, subscription_id: str, *, fee: int = 50, paid_at: int | None = None
+    ) -> dict[str, Any]:
+        subscription = self.objects["subscription"][subscription_id]
+        item = subscription["items"]["data"][0]
+        amount = item["price"]["unit_amount"] * item["quantity"]
+        balance = self._store(
+            "balance_transaction", {"id": _new_id("txn"), "amount": amount, "fee": fee}
+        )
+        charge = self._store(
+            "charge", {"id": _new_id("ch"), "amount": amount, "balance_transaction": balance["id"]}
+        )
+        intent = self._store(
+            "payment_intent", {"id": _new_id("pi"), "amount": amount, "latest_charge": charge["id"]}
+        )
+        invoice_id = _new_id("in")
+        invoice = self._store(
+            "invoice",
+            {
+                "id": invoice_id,
+                "status": "paid",
+                "customer": subscription["customer"],
+                "currency": item["price"]["currency"],
+                "amount_due": amount,
+                "amount_paid": amount,
+                "hosted_invoice_url": f"https://invoice.stripe.com/i/{invoice_id}",
+                "status_transitions": {"paid_at": paid_at or int(time.time())},
+                "parent": {
+                    "type": "subscription_details",
+                    "subscription_details": {
+                        "subscription": subscription_id,
+                        "metadata": subscription["metadata"],
+                    },
+                },
+            },
+        )
+        self._store(
+            "invoice_payment",
+            {
+                "id": _new_id("inpay"),
+                "invoice": invoice_id,
+                "status": "paid",
+                "amount_paid": amount,
+                "payment": {"type": "payment_intent", "payment_intent": intent["id"]},
+            },
+        )
+        return invoice
+
+    def fail_invoice(self, subscription_id: str) -> dict[str, Any]:
+        subscription = self.objects["subscription"][subscription_id]
+        subscription["status"] = "past_due"
+        return self._store(
+            "invoice",
+            {
+                "id": _new_id("in"),
+                "status": "open",
+                "customer": subscription["customer"],
+                "amount_paid": 0,
+                "parent": {
+                    "type": "subscription_details",
+                    "subscription_details": {
+                        "subscription": subscription_id,
+                        "metadata": subscription["metadata"],
+                    },
+                },
+            },
+        )
+
+    def cancel_subscription(self, subscription_id: str) -> dict[str, Any]:
+        subscription = self.objects["subscription"][subscription_id]
+        subscription["status"] = "canceled"
+        return subscription
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def event(
+        self, kind: str, obj: dict[str, Any], *, created: int | None = None, livemode: bool = False
+    ) -> dict:
+        return {
+            "id": _new_id("evt"),
+            "object": "event",
+            "type": kind,
+            "api_version": "2026-10-28.endive",
+            "created": created or int(time.time()),
+            "livemode": livemode,
+            "data": {"object": json.loads(json.dumps(obj))},
+        }
+
+    def sign(self, payload: str, *, timestamp: int | None = None, secret: str | None = None) -> str:
+        return WebhookSignature.generate_signature_header(
+            payload, secret or self.webhook_secret, timestamp=timestamp
+        )

@@ -1,0 +1,214 @@
+import json
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from pledges import create_app
+from pledges.config import ConfigError
+from pledges.extensions import db
+from pledges.models import Contribution, OutboxEmail, Pledge, PledgeStatus, StripeEvent
+
+
+@pytest.fixture
+def checkout(app, client, fake_stripe):
+    """A supporter filled in the form and paid on Stripe's page; no webhook has arrived yet."""
+    client.post_form("/pledge", {"amount": "20", "email": "payer@example.org", "earmark": ""})
+    [session] = fake_stripe.checkout_sessions()
+    return fake_stripe.complete_checkout(session["id"], fee=55)
+
+
+def pledge_state(app):
+    with app.app_context():
+        pledge = db.session.scalar(select(Pledge))
+        return {
+            "status": pledge.status,
+            "subscription": pledge.provider_subscription_id,
+            "contributions": [(c.gross, c.fee, c.net) for c in pledge.contributions],
+            "next_charge_at": pledge.next_charge_at,
+            "welcome_emails": db.session.scalar(
+                select(func.count()).select_from(OutboxEmail).where(OutboxEmail.kind == "welcome")
+            ),
+        }
+
+
+def test_checkout_completed_then_invoice_paid_activates_and_records(
+    app, checkout, fake_stripe, post_webhook
+):
+    assert pledge_state(app)["status"] == PledgeStatus.PENDING
+
+    assert (
+        post_webhook(
+            fake_stripe.event("checkout.session.completed", checkout["session"])
+        ).status_code
+        == 200
+    )
+    assert post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"])).status_code == 200
+
+    state = pledge_state(app)
+    assert state["status"] == PledgeStatus.ACTIVE
+    assert state["subscription"] == checkout["subscription"]["id"]
+    assert state["contributions"] == [(2000, 55, 1945)]
+    assert state["next_charge_at"] is not None
+    assert state["welcome_emails"] == 1
+
+
+def test_invoice_paid_before_checkout_completed(app, checkout, fake_stripe, post_webhook):
+    assert post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"])).status_code == 200
+    assert pledge_state(app)["status"] == PledgeStatus.ACTIVE
+
+    assert (
+        post_webhook(
+            fake_stripe.event("checkout.session.completed", checkout["session"])
+        ).status_code
+        == 200
+    )
+
+    state = pledge_state(app)
+    assert state["status"] == PledgeStatus.ACTIVE
+    assert state["contributions"] == [(2000, 55, 1945)]
+    assert state["welcome_emails"] == 1
+
+
+def test_duplicate_event_is_a_no_op(app, checkout, fake_stripe, post_webhook):
+    event = fake_stripe.event("invoice.paid", checkout["invoice"])
+
+    assert post_webhook(event).status_code == 200
+    assert post_webhook(event).get_json()["outcome"] == "duplicate"
+
+    assert pledge_state(app)["contributions"] == [(2000, 55, 1945)]
+
+
+def test_same_invoice_in_two_events_counts_once(app, checkout, fake_stripe, post_webhook):
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+
+    assert pledge_state(app)["contributions"] == [(2000, 55, 1945)]
+
+
+def test_bad_signature_is_refused_and_changes_nothing(app, checkout, fake_stripe, post_webhook):
+    event = fake_stripe.event("invoice.paid", checkout["invoice"])
+
+    response = post_webhook(event, secret="whsec_someone_else")
+
+    assert response.status_code == 400
+    assert pledge_state(app)["contributions"] == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StripeEvent)) == 0
+
+
+def test_missing_signature_is_refused(client, checkout, fake_stripe):
+    event = fake_stripe.event("invoice.paid", checkout["invoice"])
+    response = client.post(
+        "/stripe/webhook", data=json.dumps(event), content_type="application/json"
+    )
+    assert response.status_code == 400
+
+
+def test_stale_signature_is_refused(app, checkout, fake_stripe, post_webhook):
+    event = fake_stripe.event("invoice.paid", checkout["invoice"])
+
+    response = post_webhook(event, timestamp=int(time.time()) - 3600)
+
+    assert response.status_code == 400
+    assert pledge_state(app)["contributions"] == []
+
+
+def test_live_event_is_refused_with_a_test_key(app, checkout, fake_stripe, post_webhook):
+    event = fake_stripe.event("invoice.paid", checkout["invoice"], livemode=True)
+
+    assert post_webhook(event).status_code == 400
+    assert pledge_state(app)["contributions"] == []
+
+
+def test_unknown_event_type_is_acknowledged_and_ignored(app, fake_stripe, post_webhook):
+    response = post_webhook(fake_stripe.event("customer.tax_id.created", {"id": "txi_1"}))
+
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "ignored"
+
+
+def test_payment_failed_marks_past_due_and_a_later_payment_recovers(
+    app, checkout, fake_stripe, post_webhook
+):
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    subscription_id = checkout["subscription"]["id"]
+
+    failed = fake_stripe.fail_invoice(subscription_id)
+    post_webhook(fake_stripe.event("invoice.payment_failed", failed))
+    assert pledge_state(app)["status"] == PledgeStatus.PAST_DUE
+
+    fake_stripe.objects["subscription"][subscription_id]["status"] = "active"
+    paid = fake_stripe.pay_invoice(subscription_id)
+    post_webhook(fake_stripe.event("invoice.paid", paid))
+
+    state = pledge_state(app)
+    assert state["status"] == PledgeStatus.ACTIVE
+    assert len(state["contributions"]) == 2
+    assert state["welcome_emails"] == 1
+
+
+def test_late_older_event_never_moves_a_pledge_backwards(app, checkout, fake_stripe, post_webhook):
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    subscription = checkout["subscription"]
+    stale_update = fake_stripe.event(
+        "customer.subscription.updated", subscription, created=int(time.time()) - 600
+    )
+
+    fake_stripe.cancel_subscription(subscription["id"])
+    post_webhook(fake_stripe.event("customer.subscription.deleted", subscription))
+    assert pledge_state(app)["status"] == PledgeStatus.CANCELED
+
+    # The older "updated" event still says "active" in its body; it arrives last.
+    assert stale_update["data"]["object"]["status"] == "active"
+    assert post_webhook(stale_update).status_code == 200
+
+    state = pledge_state(app)
+    assert state["status"] == PledgeStatus.CANCELED
+    assert state["next_charge_at"] is None
+
+
+def test_amount_changed_at_stripe_follows_the_subscription(
+    app, checkout, fake_stripe, post_webhook
+):
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    subscription = fake_stripe.objects["subscription"][checkout["subscription"]["id"]]
+    subscription["items"]["data"][0]["price"]["unit_amount"] = 3500
+
+    post_webhook(fake_stripe.event("customer.subscription.updated", subscription))
+
+    with app.app_context():
+        assert db.session.scalar(select(Pledge)).amount == 3500
+
+
+def test_raw_event_bodies_are_not_kept(app, checkout, fake_stripe, post_webhook):
+    post_webhook(fake_stripe.event("checkout.session.completed", checkout["session"]))
+
+    with app.app_context():
+        [stored] = db.session.scalars(select(StripeEvent))
+        assert stored.type == "checkout.session.completed"
+        columns = set(StripeEvent.__table__.columns.keys())
+    assert columns == {"id", "type", "created_at", "received_at"}
+
+
+def test_stripe_api_error_gets_500_so_stripe_retries(app, checkout, fake_stripe, post_webhook):
+    event = fake_stripe.event("invoice.paid", checkout["invoice"])
+    del fake_stripe.objects["invoice"][checkout["invoice"]["id"]]
+
+    assert post_webhook(event).status_code == 500
+    with app.app_context():
+        assert db.session.get(StripeEvent, event["id"]) is None
+        assert db.session.scalar(select(func.count()).select_from(Contribution)) == 0
+
+
+def test_app_refuses_to_start_with_stripe_and_no_webhook_secret(config):
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        create_app({**config, "STRIPE_WEBHOOK_SECRET": ""})
+
+
+def test_webhook_route_is_absent_with_demo_payments(config, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path / "instance"))
+    app = create_app({**config, "PAYMENTS": "demo"})
+    assert app.test_client().post("/stripe/webhook", data="{}").status_code == 404
+    with app.app_context():
+        db.engine.dispose()
