@@ -84,7 +84,8 @@ def _truncate_postgres(url: str) -> None:
     with engine.begin() as connection:
         tables = connection.execute(
             text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
             )
         ).scalars()
         names = ", ".join(f'"{name}"' for name in tables)
