@@ -12,9 +12,15 @@ PRESET_AMOUNTS = ("5", "10", "20", "50")
 MIN_AMOUNT, MAX_AMOUNT = 1, 10_000
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 def email_field() -> EmailField:
+    # Phones' autofill often adds a trailing space; that is not a mistake worth an error.
     return EmailField(
         _l("Email"),
+        filters=[_strip],
         validators=[
             InputRequired(_l("Enter your email address.")),
             Email(_l("Enter a valid email address."), check_deliverability=False),

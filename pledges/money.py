@@ -1,10 +1,14 @@
 """Money is integers of minor units with an ISO currency code; these helpers cross to and from
 what people type and read."""
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from babel.numbers import get_currency_precision
 from flask_babel import format_currency
+
+#: What people type: digits, and optionally a decimal point or comma with more digits.
+TYPED_AMOUNT = re.compile(r"\d{1,12}(?:[.,]\d+)?")
 
 
 def minor_digits(currency: str) -> int:
@@ -13,12 +17,10 @@ def minor_digits(currency: str) -> int:
 
 def to_minor(amount: Decimal | str, currency: str) -> int:
     """Convert a typed amount to minor units; refuse fractions the currency does not have."""
-    try:
-        value = Decimal(str(amount).strip().replace(",", "."))
-    except InvalidOperation as error:
-        raise ValueError("not a number") from error
-    if not value.is_finite():
-        raise ValueError("not a number")
+    typed = str(amount).strip()
+    if not TYPED_AMOUNT.fullmatch(typed):
+        raise ValueError("not an amount")
+    value = Decimal(typed.replace(",", "."))
     scaled = value.scaleb(minor_digits(currency))
     if scaled != scaled.to_integral_value():
         raise ValueError("too many decimal places")

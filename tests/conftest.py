@@ -6,6 +6,7 @@ import re
 import shutil
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
@@ -117,14 +118,27 @@ def config(database_url, smtp, tmp_path):
 
 
 @pytest.fixture
-def app(config, tmp_path, monkeypatch):
+def make_app(tmp_path, monkeypatch):
+    """Build apps for this test (e.g. one whose mail server is down); all are closed after it."""
+    made: list[Flask] = []
     monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path / "instance"))
-    app = create_app(config)
-    app.test_client_class = PledgesClient
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+
+    def make(config: dict) -> Flask:
+        app = create_app(config)
+        app.test_client_class = PledgesClient
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(config, make_app):
+    return make_app(config)
 
 
 CSRF_INPUT = re.compile(

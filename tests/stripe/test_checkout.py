@@ -71,13 +71,8 @@ def test_earmark_reaches_the_pledge(app, client, fake_stripe):
         assert db.session.scalar(select(Pledge)).case_id == case_id
 
 
-def test_stripe_unreachable_keeps_the_form_and_says_so(config, monkeypatch, tmp_path):
-    from pledges import create_app
-    from tests.conftest import PledgesClient
-
-    monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path / "instance"))
-    app = create_app({**config, "STRIPE_API_BASE": "http://127.0.0.1:9"})
-    app.test_client_class = PledgesClient
+def test_stripe_unreachable_keeps_the_form_and_says_so(config, make_app):
+    app = make_app({**config, "STRIPE_API_BASE": "http://127.0.0.1:9"})
 
     response = app.test_client().post_form("/pledge", pledge_form(), htmx=True)
 
@@ -85,5 +80,3 @@ def test_stripe_unreachable_keeps_the_form_and_says_so(config, monkeypatch, tmp_
     body = response.get_data(as_text=True)
     assert "could not reach the payment provider" in body
     assert 'value="newcomer@example.org"' in body
-    with app.app_context():
-        db.engine.dispose()

@@ -206,9 +206,6 @@ def test_app_refuses_to_start_with_stripe_and_no_webhook_secret(config):
         create_app({**config, "STRIPE_WEBHOOK_SECRET": ""})
 
 
-def test_webhook_route_is_absent_with_demo_payments(config, tmp_path, monkeypatch):
-    monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path / "instance"))
-    app = create_app({**config, "PAYMENTS": "demo"})
+def test_webhook_route_is_absent_with_demo_payments(config, make_app):
+    app = make_app({**config, "PAYMENTS": "demo"})
     assert app.test_client().post("/stripe/webhook", data="{}").status_code == 404
-    with app.app_context():
-        db.engine.dispose()

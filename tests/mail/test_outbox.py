@@ -1,0 +1,121 @@
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from pledges.extensions import db
+from pledges.models import OutboxEmail, OutboxStatus
+from pledges.models.types import utcnow
+from pledges.services import mail_outbox
+from tests.factories import make_pledge, make_supporter
+
+
+def queue_welcome(app) -> int:
+    with app.app_context():
+        pledge = make_pledge(make_supporter("welcome@example.org"), amount=15_00)
+        row = mail_outbox.enqueue(
+            "welcome",
+            recipient="welcome@example.org",
+            dedupe_key=f"welcome:{pledge.id}",
+            context={"pledge_id": pledge.id},
+        )
+        db.session.commit()
+        return row.id
+
+
+def test_welcome_email_goes_out_over_smtp_with_both_parts(app, smtp):
+    row_id = queue_welcome(app)
+
+    with app.app_context():
+        report = mail_outbox.deliver_due()
+        row = db.session.get(OutboxEmail, row_id)
+        assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)
+        message_id = row.message_id
+
+    assert report.sent == 1
+    [message] = smtp.messages
+    assert message["To"] == "welcome@example.org"
+    assert message["From"] == "Test Solidarity Fund <fund@pledges.test>"
+    assert message["Message-ID"] == message_id
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "€15.00" in text and "€15.00" in html
+    assert "http://pledges.test/login/" in text
+    assert 'href="http://pledges.test/login/' in html
+
+
+def test_the_same_dedupe_key_is_queued_once(app):
+    queue_welcome(app)
+    with app.app_context():
+        again = mail_outbox.enqueue(
+            "welcome", recipient="welcome@example.org", dedupe_key="welcome:1"
+        )
+        db.session.commit()
+        assert again is None
+        assert len(db.session.scalars(select(OutboxEmail)).all()) == 1
+
+
+def test_delivering_again_sends_nothing_twice(app, smtp):
+    queue_welcome(app)
+    with app.app_context():
+        mail_outbox.deliver_due()
+        second = mail_outbox.deliver_due()
+
+    assert second.handled == 0
+    assert len(smtp.messages) == 1
+
+
+def test_smtp_failure_is_retried_with_back_off_and_then_succeeds(app, config, smtp, make_app):
+    row_id = queue_welcome(app)
+    down = make_app({**config, "MAIL_PORT": 9})  # nothing listens there
+
+    with down.app_context():
+        report = mail_outbox.deliver_due()
+        row = db.session.get(OutboxEmail, row_id)
+        assert (report.sent, report.retrying) == (0, 1)
+        assert (row.status, row.attempts) == (OutboxStatus.QUEUED, 1)
+        assert row.last_error
+        retry_at = row.next_attempt_at
+    assert retry_at > utcnow() + timedelta(seconds=30)
+    assert smtp.messages == []
+
+    with app.app_context():
+        assert mail_outbox.deliver_due().handled == 0  # not due yet
+        assert mail_outbox.deliver_due(now=retry_at).sent == 1
+    assert len(smtp.messages) == 1
+
+
+def test_gives_up_after_the_last_attempt(app, config, make_app):
+    row_id = queue_welcome(app)
+    down = make_app({**config, "MAIL_PORT": 9})
+
+    with down.app_context():
+        now = utcnow()
+        for _ in range(mail_outbox.MAX_ATTEMPTS):
+            mail_outbox.deliver_due(now=now)
+            now += timedelta(hours=2)
+        row = db.session.get(OutboxEmail, row_id)
+        assert (row.status, row.attempts) == (OutboxStatus.FAILED, mail_outbox.MAX_ATTEMPTS)
+        assert mail_outbox.deliver_due(now=now + timedelta(days=1)).handled == 0
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 3, 7, 20])
+def test_back_off_grows_and_is_capped(attempts):
+    delay = mail_outbox.retry_delay(attempts)
+    assert timedelta(minutes=1) <= delay <= timedelta(hours=1)
+    assert mail_outbox.retry_delay(attempts + 1) >= delay
+
+
+def test_deliver_mail_command(app, runner, smtp):
+    queue_welcome(app)
+
+    result = runner.invoke(args=["pledges", "deliver-mail"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 sent" in result.output
+    assert len(smtp.messages) == 1
+
+
+def test_unknown_kind_is_refused_at_queue_time(app):
+    with app.app_context(), pytest.raises(ValueError, match="unknown email kind"):
+        mail_outbox.enqueue("no-such-kind", recipient="a@example.org", dedupe_key="x")
