@@ -2,12 +2,12 @@
 like the request or command it stands in for."""
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.models.types import utcnow
-from pledges.services import supporters
+from pledges.services import pledges, supporters
 
 _counter = itertools.count(1)
 
@@ -51,21 +51,13 @@ def make_pledge(supporter: Supporter | None = None, **overrides) -> Pledge:
 
 
 def make_contribution(pledge: Pledge, **overrides) -> Contribution:
-    gross = overrides.pop("gross", pledge.amount)
-    fee = overrides.pop("fee", 0)
-    paid_at: datetime = overrides.pop("paid_at", utcnow() - timedelta(days=1))
-    contribution = Contribution(
-        supporter=pledge.supporter,
-        pledge=pledge,
-        currency=pledge.currency,
-        gross=gross,
-        fee=fee,
-        net=gross - fee,
-        provider=pledge.provider,
-        provider_payment_id=overrides.pop("provider_payment_id", f"in_test_{next(_counter)}"),
-        paid_at=paid_at,
+    contribution = pledges.record_payment(
+        pledge,
+        payment_id=overrides.pop("provider_payment_id", f"in_test_{next(_counter)}"),
+        gross=overrides.pop("gross", pledge.amount),
+        fee=overrides.pop("fee", 0),
+        paid_at=overrides.pop("paid_at", utcnow() - timedelta(days=1)),
         **overrides,
     )
-    db.session.add(contribution)
     db.session.commit()
     return contribution

@@ -7,10 +7,10 @@ from flask import current_app
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus
+from pledges.models import Case, CaseStatus, Pledge, PledgeStatus
 from pledges.models.types import utcnow
 from pledges.payments.demo_gateway import add_months, demo_fee
-from pledges.services import supporters
+from pledges.services import pledges, supporters
 
 CASES = [
     {
@@ -107,19 +107,12 @@ def load(now: datetime | None = None) -> DemoReport:
         )
         db.session.add(pledge)
         for month in range(months):
-            paid_at = add_months(started, month)
-            db.session.add(
-                Contribution(
-                    supporter=supporter,
-                    pledge=pledge,
-                    currency=currency,
-                    gross=amount,
-                    fee=demo_fee(amount),
-                    net=amount - demo_fee(amount),
-                    provider="demo",
-                    provider_payment_id=f"demo_in_seed_{supporter.email_index[:12]}_{month}",
-                    paid_at=paid_at,
-                )
+            pledges.record_payment(
+                pledge,
+                payment_id=f"demo_in_seed_{supporter.email_index[:12]}_{month}",
+                gross=amount,
+                fee=demo_fee(amount),
+                paid_at=add_months(started, month),
             )
             report.contributions_created += 1
         pledge.next_charge_at = add_months(started, months)
