@@ -62,8 +62,9 @@ def _maildir() -> mailbox.Maildir:
     if current_app.config["PLEDGES_ENV"] != "development":
         abort(404)
     path = current_app.config["DEV_MAILDIR"]
-    os.makedirs(path, exist_ok=True)
-    return mailbox.Maildir(path, create=True)
+    for folder in ("cur", "new", "tmp"):  # a Maildir nobody has written to yet
+        os.makedirs(os.path.join(path, folder), exist_ok=True)
+    return mailbox.Maildir(path, create=False)
 
 
 def _part(message: Message, content_type: str) -> str:
