@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dotenv import load_dotenv
-from flask import Flask, request
+from flask import Flask, current_app, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pledges import config as settings
@@ -79,9 +79,15 @@ def _init_extensions(app: Flask) -> None:
 def _select_locale() -> str:
     from flask_login import current_user
 
+    if not has_request_context():  # the CLI and the mail worker choose their own locale
+        return app_default_locale()
     if getattr(current_user, "is_authenticated", False):
         return current_user.locale
     return request.accept_languages.best_match(["en"]) or "en"
+
+
+def app_default_locale() -> str:
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def _make_gateway(app: Flask):  # noqa: ANN202

@@ -1,15 +1,20 @@
 """`flask --app wsgi pledges ...`: the commands an operator and cron rely on."""
 
 import time
+from datetime import date
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import select
+from tqdm import tqdm
 
 from pledges.extensions import db
-from pledges.services import demo_data, mail_outbox
+from pledges.models import Case
+from pledges.money import format_money, to_minor
+from pledges.services import demo_data, ledger, mail_outbox
 
-pledges_cli = AppGroup("pledges", help="Run the fund: demo data, mail delivery.")
+pledges_cli = AppGroup("pledges", help="Run the fund: demo data, mail, the ledger.")
 
 
 @pledges_cli.command("demo")
@@ -19,7 +24,8 @@ def load_demo() -> None:
     db.session.commit()
     click.echo(
         f"demo data: {report.cases_created} cases, {report.supporters_created} supporters, "
-        f"{report.contributions_created} contributions added"
+        f"{report.contributions_created} contributions, "
+        f"{report.disbursements_created} disbursements added"
     )
 
 
@@ -42,6 +48,64 @@ def deliver_mail(watch: bool, interval: float) -> None:
         if not watch:
             raise SystemExit(1 if report.failed else 0)
         time.sleep(interval)
+
+
+@pledges_cli.command("record-disbursement")
+@click.argument("case_slug")
+@click.argument("amount")
+@click.option(
+    "--date", "paid_on", type=click.DateTime(["%Y-%m-%d"]), help="Day paid (default today)."
+)
+@click.option("--note", default="", help="What the money paid for, for the books.")
+def record_disbursement(case_slug: str, amount: str, paid_on, note: str) -> None:  # noqa: ANN001
+    """Record money paid to a case, e.g. `record-disbursement legal-defence 450.00`."""
+    case = db.session.scalar(select(Case).where(Case.slug == case_slug))
+    if case is None:
+        raise click.BadParameter(f"no case with the slug {case_slug!r}", param_hint="CASE_SLUG")
+    try:
+        minor = to_minor(amount, case.currency)
+    except ValueError as error:
+        raise click.BadParameter(
+            "write the amount like 450 or 450.00", param_hint="AMOUNT"
+        ) from error
+    if minor <= 0:
+        raise click.BadParameter("the amount must be positive", param_hint="AMOUNT")
+    day = paid_on.date() if paid_on else date.today()
+    disbursement = ledger.record_disbursement(case, minor, day, note)
+    db.session.commit()
+    covered = disbursement.amount - disbursement.other_income
+    click.echo(
+        f"disbursement {disbursement.id}: {format_money(disbursement.amount, case.currency)} to "
+        f"{case.title} on {day}; {format_money(covered, case.currency)} from supporters' "
+        f"contributions, {format_money(disbursement.other_income, case.currency)} from other income"
+    )
+
+
+@pledges_cli.command("reallocate")
+def reallocate() -> None:
+    """Rebuild the whole attribution ledger from scratch; the result is always the same."""
+    with tqdm(unit=" disbursements", desc="reallocating") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = ledger.rebuild(progress=progress)
+    db.session.commit()
+    click.echo(
+        f"ledger rebuilt: {report.disbursements} disbursements, {report.allocations} allocations"
+    )
+
+
+@pledges_cli.command("ledger-check")
+def ledger_check() -> None:
+    """Verify every invariant of the ledger; exit non-zero, naming the rows, if one fails."""
+    problems = ledger.check()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo("ledger sound: every invariant holds")
 
 
 def register(app: Flask) -> None:

@@ -1,7 +1,9 @@
 """The models, one module per aggregate; importing this package registers them all."""
 
 from pledges.models.case import Case, CaseStatus
+from pledges.models.case_update import CaseUpdate
 from pledges.models.contribution import Contribution
+from pledges.models.disbursement import Allocation, Disbursement
 from pledges.models.login_token import LoginToken
 from pledges.models.outbox import OutboxEmail, OutboxStatus
 from pledges.models.pledge import ALLOWED_TRANSITIONS, Pledge, PledgeStatus
@@ -11,9 +13,12 @@ from pledges.models.supporter import Supporter
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "Allocation",
     "Case",
+    "CaseUpdate",
     "CaseStatus",
     "Contribution",
+    "Disbursement",
     "LoginToken",
     "OutboxEmail",
     "OutboxStatus",

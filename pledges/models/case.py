@@ -2,7 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
 from pledges.models.types import UTCDateTime, utcnow
@@ -37,6 +37,10 @@ class Case(db.Model):
     #: How the person helped is called in public, e.g. "A., a journalist in exile".
     beneficiary_pseudonym: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    updates: Mapped[list["CaseUpdate"]] = relationship(  # noqa: F821
+        back_populates="case", order_by="CaseUpdate.published_at.desc()"
+    )
 
     @property
     def is_public(self) -> bool:

@@ -7,10 +7,10 @@ from flask import current_app
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import Case, CaseStatus, Pledge, PledgeStatus
+from pledges.models import Case, CaseStatus, CaseUpdate, Disbursement, Pledge, PledgeStatus
 from pledges.models.types import utcnow
 from pledges.payments.demo_gateway import add_months, demo_fee
-from pledges.services import pledges, supporters
+from pledges.services import ledger, pledges, supporters
 
 CASES = [
     {
@@ -49,6 +49,23 @@ CASES = [
     },
 ]
 
+#: (case slug, amount in minor units, days ago, note)
+DISBURSEMENTS = [
+    ("medication-in-exile", 120_00, 40, "Pharmacy invoice, three months"),
+    ("legal-defence-book-fair", 150_00, 12, "Lawyer's advance for the first hearing"),
+]
+
+#: (case slug, title, body, days ago)
+UPDATES = [
+    (
+        "medication-in-exile",
+        "Three months of medicine delivered",
+        "The pharmacy confirmed the delivery. R. writes: *thank you, all of you — it means I "
+        "can keep working.*",
+        38,
+    ),
+]
+
 #: (email, monthly amount in minor units, earmarked case slug, months paid)
 SUPPORTERS = [
     ("supporter@example.org", 15_00, None, 4),
@@ -64,6 +81,7 @@ class DemoReport:
     cases_created: int = 0
     supporters_created: int = 0
     contributions_created: int = 0
+    disbursements_created: int = 0
 
 
 def load(now: datetime | None = None) -> DemoReport:
@@ -116,5 +134,22 @@ def load(now: datetime | None = None) -> DemoReport:
             )
             report.contributions_created += 1
         pledge.next_charge_at = add_months(started, months)
+    db.session.flush()
+    for slug, title, body, days_ago in UPDATES:
+        if not cases[slug].updates:
+            db.session.add(
+                CaseUpdate(
+                    case=cases[slug],
+                    title=title,
+                    body=body,
+                    published_at=now - timedelta(days=days_ago),
+                )
+            )
+    for slug, amount, days_ago, note in DISBURSEMENTS:
+        case = cases[slug]
+        if db.session.scalar(select(Disbursement.id).where(Disbursement.case_id == case.id)):
+            continue
+        ledger.record_disbursement(case, amount, (now - timedelta(days=days_ago)).date(), note)
+        report.disbursements_created += 1
     db.session.flush()
     return report

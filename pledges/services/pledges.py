@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
-from pledges.services import mail_outbox, supporters
+from pledges.services import ledger, mail_outbox, supporters
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +112,13 @@ def record_payment(
         provider_charge_id=charge_id,
         receipt_url=receipt_url,
         paid_at=paid_at,
+        earmarked_case_id=pledge.case_id,
     )
     db.session.add(contribution)
     if pledge.status in {PledgeStatus.PENDING, PledgeStatus.PAST_DUE}:
         move(pledge, PledgeStatus.ACTIVE, paid_at)
     db.session.flush()
+    ledger.place_late_contribution(contribution)
     return contribution
 
 

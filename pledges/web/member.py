@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, render_template
 from flask_login import current_user, login_required
 
-from pledges.services import pledges
+from pledges.services import attribution, pledges
 from pledges.web.rendering import no_store
 
 bp = Blueprint("member", __name__)
@@ -22,4 +22,5 @@ def home() -> str:
         supporter=current_user,
         pledges=pledges.of_supporter(current_user),
         contributions=current_user.contributions,
+        attributions=attribution.for_supporter(current_user),
     )

@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from pledges.extensions import db
 from pledges.markdown import render_markdown
-from pledges.services import fund
+from pledges.services import attribution, fund
 
 bp = Blueprint("public", __name__)
 
@@ -20,7 +20,13 @@ def case(slug: str) -> str:
     found = fund.public_case(slug)
     if found is None:
         abort(404)
-    return render_template("public/case.html", case=found, story=render_markdown(found.story))
+    return render_template(
+        "public/case.html",
+        case=found,
+        story=render_markdown(found.story),
+        updates=[(update, render_markdown(update.body)) for update in found.updates],
+        funding=attribution.for_case(found),
+    )
 
 
 @bp.get("/healthz")

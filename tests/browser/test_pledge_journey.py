@@ -53,7 +53,10 @@ def test_newcomer_pledges_and_reaches_their_member_page(app, live_server, page, 
     expect(page.get_by_role("heading", name="€20.00 a month")).to_be_visible()
     expect(page.locator(".status")).to_have_text("Active")
     expect(page.get_by_role("link", name="Protective gear for volunteer medics")).to_be_visible()
-    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("#payments tbody tr")).to_have_count(1)
+    # No disbursement yet: all of it waits in the fund, less the card fee.
+    expect(page.locator("#where")).to_contain_text("Still in the fund, waiting for the next case")
+    expect(page.locator("#where")).to_contain_text("€19.45")
 
     assert [url for url in page.requested_urls if not url.startswith(live_server)] == []
     # The only complaint allowed is Chromium noting the 422 of the invalid form; nothing was

@@ -1,0 +1,59 @@
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pledges.extensions import db
+from pledges.models.types import UTCDateTime, utcnow
+
+
+class Disbursement(db.Model):
+    """Money paid from the fund to a case. Never deleted: a correcting entry undoes a mistake."""
+
+    __tablename__ = "disbursements"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "other_income >= 0 AND other_income <= amount", name="other_income_within_amount"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: In minor units of `currency`, the case's currency.
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    #: The day the money left the fund; contributions paid later cannot have funded it.
+    paid_on: Mapped[date] = mapped_column(Date, index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: The part no contribution covered: paid from other income (grants, cash, reserves).
+    other_income: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped["Case"] = relationship()  # noqa: F821
+    allocations: Mapped[list["Allocation"]] = relationship(
+        back_populates="disbursement", order_by="Allocation.id"
+    )
+
+    @property
+    def ledger_key(self) -> tuple[date, int]:
+        """The order the ledger spends in: by date paid, then by when it was recorded."""
+        return (self.paid_on, self.id)
+
+
+class Allocation(db.Model):
+    """How much of one contribution went into one disbursement: the attribution ledger."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("disbursement_id", "contribution_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    disbursement_id: Mapped[int] = mapped_column(ForeignKey("disbursements.id"), index=True)
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), index=True)
+    amount: Mapped[int]
+
+    disbursement: Mapped[Disbursement] = relationship(back_populates="allocations")
+    contribution: Mapped["Contribution"] = relationship()  # noqa: F821

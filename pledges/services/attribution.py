@@ -1,0 +1,185 @@
+"""Where a supporter's money went, read from the ledger: to the cent, and only for them.
+
+A supporter's payments always add up: funded cases + still in the fund + fees + refunds.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import case as sql_case
+from sqlalchemy import func, select
+
+from pledges.extensions import db
+from pledges.models import Allocation, Case, CaseUpdate, Contribution, Disbursement, Supporter
+from pledges.services.ledger import AVAILABLE
+
+#: Below this many supporters, a case shows "fewer than" instead of a count that could single
+#: someone out.
+SMALL_GROUP = 3
+
+
+@dataclass
+class CaseShare:
+    case: Case
+    amount: int
+    latest_update: CaseUpdate | None
+
+
+@dataclass
+class Earmark:
+    """Money a supporter earmarked for one case: what it has paid out, and what waits for it."""
+
+    case: Case
+    paid_out: int
+    waiting: int
+
+
+@dataclass
+class Attribution:
+    currency: str
+    paid: int = 0
+    fees: int = 0
+    refunds: int = 0
+    in_fund: int = 0
+    cases: list[CaseShare] = field(default_factory=list)
+    earmarks: list[Earmark] = field(default_factory=list)
+
+    @property
+    def funded(self) -> int:
+        return sum(share.amount for share in self.cases)
+
+    def segments(self) -> list["Segment"]:
+        """The split for the bar, in percent of what was paid, leaving out what is zero."""
+        parts = [("funded", self.funded), ("in-fund", self.in_fund), ("fees", self.fees)]
+        parts.append(("refunds", self.refunds))
+        segments, start = [], 0
+        for kind, amount in parts:
+            if amount and self.paid:
+                segments.append(
+                    Segment(kind, amount, 100 * start / self.paid, 100 * amount / self.paid)
+                )
+                start += amount
+        return segments
+
+
+@dataclass(frozen=True)
+class Segment:
+    kind: str
+    amount: int
+    #: Where the segment starts and how wide it is, in percent of the bar.
+    offset: float
+    width: float
+
+
+def _fee_borne():  # noqa: ANN202
+    # The fee, but never more than what was not given back: a refunded payment cost its
+    # supporter no fee (the fund bore it).
+    kept = Contribution.gross - Contribution.refunded - Contribution.disputed
+    return func.sum(sql_case((Contribution.fee < kept, Contribution.fee), else_=kept))
+
+
+def for_supporter(supporter: Supporter) -> list[Attribution]:
+    """One attribution per currency the supporter paid in (almost always one). Three queries,
+    whatever the length of the supporter's history."""
+    by_currency: dict[str, Attribution] = {}
+    earmarked: dict[int, tuple[str, int, int]] = {}
+    rows = db.session.execute(
+        select(
+            Contribution.currency,
+            Contribution.earmarked_case_id,
+            func.sum(Contribution.gross),
+            _fee_borne(),
+            func.sum(Contribution.refunded + Contribution.disputed),
+            func.sum(Contribution.allocated),
+            func.sum(AVAILABLE - Contribution.allocated),
+        )
+        .where(Contribution.supporter_id == supporter.id)
+        .group_by(Contribution.currency, Contribution.earmarked_case_id)
+    )
+    for currency, earmark, paid, fees, refunds, allocated, left in rows:
+        attribution = by_currency.setdefault(currency, Attribution(currency=currency))
+        attribution.paid += paid
+        attribution.fees += fees
+        attribution.refunds += refunds
+        attribution.in_fund += left
+        if earmark is not None:
+            earmarked[earmark] = (currency, allocated, left)
+    shares = db.session.execute(
+        select(Case, Disbursement.currency, func.sum(Allocation.amount))
+        .join(Disbursement, Disbursement.case_id == Case.id)
+        .join(Allocation, Allocation.disbursement_id == Disbursement.id)
+        .join(Contribution, Contribution.id == Allocation.contribution_id)
+        .where(Contribution.supporter_id == supporter.id)
+        .group_by(Case.id, Disbursement.currency)
+        .order_by(func.sum(Allocation.amount).desc(), Case.id)
+    ).all()
+    case_ids = [case.id for case, *_ in shares] + list(earmarked)
+    latest = _latest_updates(case_ids)
+    cases = {case.id: case for case, *_ in shares}
+    for case, currency, amount in shares:
+        by_currency[currency].cases.append(CaseShare(case, amount, latest.get(case.id)))
+    if earmarked:
+        missing = [case_id for case_id in earmarked if case_id not in cases]
+        cases.update({case.id: case for case in _cases(missing)})
+        for case_id, (currency, allocated, left) in earmarked.items():
+            by_currency[currency].earmarks.append(Earmark(cases[case_id], allocated, left))
+    return list(by_currency.values())
+
+
+def _latest_updates(case_ids: list[int]) -> dict[int, CaseUpdate]:
+    if not case_ids:
+        return {}
+    newest = (
+        select(CaseUpdate.case_id, func.max(CaseUpdate.published_at).label("at"))
+        .where(CaseUpdate.case_id.in_(case_ids))
+        .group_by(CaseUpdate.case_id)
+        .subquery()
+    )
+    updates = db.session.scalars(
+        select(CaseUpdate).join(
+            newest,
+            (CaseUpdate.case_id == newest.c.case_id) & (CaseUpdate.published_at == newest.c.at),
+        )
+    )
+    return {update.case_id: update for update in updates}
+
+
+def _cases(case_ids: list[int]) -> list[Case]:
+    if not case_ids:
+        return []
+    return list(db.session.scalars(select(Case).where(Case.id.in_(case_ids))))
+
+
+@dataclass
+class CaseFunding:
+    """What the public may know of a case's money: aggregates only."""
+
+    paid_out: int
+    supporters: int
+    public_names: list[str]
+
+    @property
+    def few_supporters(self) -> bool:
+        return 0 < self.supporters < SMALL_GROUP
+
+
+def for_case(case: Case) -> CaseFunding:
+    paid_out = db.session.scalar(
+        select(func.coalesce(func.sum(Disbursement.amount), 0)).where(
+            Disbursement.case_id == case.id
+        )
+    )
+    funders = (
+        select(Contribution.supporter_id)
+        .join(Allocation, Allocation.contribution_id == Contribution.id)
+        .join(Disbursement, Disbursement.id == Allocation.disbursement_id)
+        .where(Disbursement.case_id == case.id)
+        .distinct()
+        .subquery()
+    )
+    count = db.session.scalar(select(func.count()).select_from(funders))
+    named = db.session.scalars(
+        select(Supporter.public_name).where(
+            Supporter.id.in_(select(funders.c.supporter_id)), Supporter.public_name.is_not(None)
+        )
+    )
+    return CaseFunding(paid_out=paid_out, supporters=count, public_names=sorted(named))
