@@ -10,7 +10,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from pledges.models import Contribution, Pledge
 from pledges.models.types import utcnow
-from pledges.services import pledges
+from pledges.services import ledger, pledges
 
 CHECKOUT_LIFETIME_SECONDS = 24 * 3600
 
@@ -64,3 +64,12 @@ class DemoGateway:
         )
         pledge.next_charge_at = add_months(now, 1)
         return contribution
+
+    def refund(self, contribution: Contribution, amount: int | None = None) -> None:
+        """What Stripe's `charge.refunded` does: all of it, or `amount` more, goes back."""
+        refunded = contribution.gross if amount is None else contribution.refunded + amount
+        ledger.take_back(contribution, refunded=refunded)
+
+    def dispute(self, contribution: Contribution) -> None:
+        """What Stripe's `charge.dispute.created` does: the bank takes the payment back."""
+        ledger.take_back(contribution, disputed=contribution.gross - contribution.refunded)

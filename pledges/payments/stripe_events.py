@@ -9,7 +9,7 @@ from typing import Any
 from pledges.extensions import db
 from pledges.models import Pledge, PledgeStatus, StripeEvent
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.services import pledges
+from pledges.services import ledger, pledges
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +138,27 @@ def _subscription_changed(subscription: dict[str, Any], gateway: StripeGateway) 
     sync_subscription(pledge, gateway, subscription["id"])
 
 
+def _charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> None:
+    charge = gateway.fetch_charge(event_charge["id"])
+    contribution = pledges.find_contribution_by_charge(charge["id"])
+    if contribution is not None:
+        ledger.take_back(contribution, refunded=charge.get("amount_refunded", 0))
+
+
+def _dispute_created(dispute: dict[str, Any], gateway: StripeGateway) -> None:
+    contribution = pledges.find_contribution_by_charge(_id(dispute.get("charge")) or "")
+    if contribution is not None:
+        ledger.take_back(contribution, disputed=dispute["amount"])
+
+
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": _checkout_completed,
     "invoice.paid": _invoice_paid,
     "invoice.payment_failed": _invoice_payment_failed,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
+    "charge.refunded": _charge_refunded,
+    "charge.dispute.created": _dispute_created,
 }
 
 

@@ -102,6 +102,9 @@ class StripeGateway:
     def fetch_subscription(self, subscription_id: str) -> dict[str, Any]:
         return self.client.v1.subscriptions.retrieve(subscription_id).to_dict()
 
+    def fetch_charge(self, charge_id: str) -> dict[str, Any]:
+        return self.client.v1.charges.retrieve(charge_id).to_dict()
+
     def fetch_invoice(self, invoice_id: str) -> dict[str, Any]:
         return self.client.v1.invoices.retrieve(invoice_id).to_dict()
 

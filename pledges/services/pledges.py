@@ -50,6 +50,12 @@ def find_by_subscription(subscription_id: str) -> Pledge | None:
     )
 
 
+def find_contribution_by_charge(charge_id: str) -> Contribution | None:
+    return db.session.scalar(
+        select(Contribution).where(Contribution.provider_charge_id == charge_id)
+    )
+
+
 def move(pledge: Pledge, status: PledgeStatus, at: datetime) -> bool:
     """Change status if the transition is allowed; a late or replayed event is ignored."""
     if pledge.status == status:

@@ -138,12 +138,13 @@ class FakeStripe:
                 p for p in self.objects["invoice_payment"].values() if p["invoice"] == invoice_id
             ]
             return 200, {"object": "list", "data": found, "has_more": False, "url": path}
-        match = re.fullmatch(r"/v1/(subscriptions|invoices|payment_intents)/([\w]+)", path)
+        match = re.fullmatch(r"/v1/(subscriptions|invoices|payment_intents|charges)/([\w]+)", path)
         if method == "GET" and match:
             kind = {
                 "subscriptions": "subscription",
                 "invoices": "invoice",
                 "payment_intents": "payment_intent",
+                "charges": "charge",
             }[match[1]]
             found = self.objects[kind].get(match[2])
             if found is None:
@@ -266,6 +267,31 @@ class FakeStripe:
             },
         )
         return invoice
+
+    def charge_of(self, invoice_id: str) -> dict[str, Any]:
+        [payment] = [
+            p for p in self.objects["invoice_payment"].values() if p["invoice"] == invoice_id
+        ]
+        intent = self.objects["payment_intent"][payment["payment"]["payment_intent"]]
+        return self.objects["charge"][intent["latest_charge"]]
+
+    def refund(self, invoice_id: str, amount: int | None = None) -> dict[str, Any]:
+        charge = self.charge_of(invoice_id)
+        charge["amount_refunded"] = charge.get("amount_refunded", 0) + (amount or charge["amount"])
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        return charge
+
+    def dispute(self, invoice_id: str) -> dict[str, Any]:
+        charge = self.charge_of(invoice_id)
+        return self._store(
+            "dispute",
+            {
+                "id": _new_id("dp"),
+                "charge": charge["id"],
+                "amount": charge["amount"],
+                "status": "needs_response",
+            },
+        )
 
     def fail_invoice(self, subscription_id: str) -> dict[str, Any]:
         subscription = self.objects["subscription"][subscription_id]

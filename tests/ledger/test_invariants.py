@@ -1,0 +1,102 @@
+"""The ledger's invariants under random histories: payments with and without earmarks, fees,
+refunds, disputes, and disbursements recorded in any order, back-dated ones included."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from pledges.extensions import db
+from pledges.models import Allocation, Contribution, Disbursement
+from pledges.services import attribution, ledger
+from tests.factories import make_case
+from tests.ledger.history import disburse, other_income, pay, pledge_for, rows, supporter, wipe
+
+SUPPORTERS, CASES, DAYS = 4, 3, 40
+
+payment = st.tuples(
+    st.just("pay"),
+    st.integers(0, SUPPORTERS - 1),
+    st.one_of(st.none(), st.integers(0, CASES - 1)),  # earmark
+    st.integers(1_00, 50_00),  # gross
+    st.integers(0, 60),  # fee, in cents
+    st.integers(0, DAYS),
+)
+disbursement = st.tuples(
+    st.just("disburse"), st.integers(0, CASES - 1), st.integers(50, 40_00), st.integers(0, DAYS)
+)
+refund = st.tuples(st.just("refund"), st.integers(0, 10**6), st.integers(1, 100))  # which, percent
+dispute = st.tuples(st.just("dispute"), st.integers(0, 10**6))
+history = st.lists(
+    st.one_of(payment, payment, disbursement, disbursement, refund, dispute), max_size=25
+)
+
+
+def play(steps) -> None:  # noqa: ANN001
+    """Apply the steps through the services, checking the whole ledger after each one: every
+    intermediate state must equal a rebuild from scratch, not only the last."""
+    cases = [make_case() for _ in range(CASES)]
+    people = [supporter(number) for number in range(SUPPORTERS)]
+    paid: list[int] = []
+    for step in steps:
+        kind = step[0]
+        if kind == "pay":
+            _, who, earmark, gross, fee, on_day = step
+            pledge = pledge_for(people[who], None if earmark is None else cases[earmark])
+            paid.append(pay(pledge, gross, on_day, fee=min(fee, gross)).id)
+        elif kind == "disburse":
+            _, which, amount, on_day = step
+            disburse(cases[which], amount, on_day)
+        elif paid:
+            contribution = db.session.get(Contribution, paid[step[1] % len(paid)])
+            if kind == "refund":
+                share = contribution.gross * step[2] // 100
+                ledger.take_back(contribution, refunded=contribution.refunded + share)
+            else:
+                ledger.take_back(contribution, disputed=contribution.gross - contribution.refunded)
+            db.session.commit()
+        assert ledger.check() == [], step
+
+
+@settings(
+    max_examples=75,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=history)
+def test_invariants_hold_for_any_history(app, steps):
+    with app.app_context():
+        wipe()
+        play(steps)
+
+        # Every invariant, and the stored rows equal a replay from scratch.
+        assert ledger.check() == []
+
+        # A disbursement: its allocations and other income make it up exactly.
+        for row in db.session.execute(
+            select(Disbursement.amount, Disbursement.other_income, func.sum(Allocation.amount))
+            .outerjoin(Allocation)
+            .group_by(Disbursement.id)
+        ):
+            assert (row[2] or 0) + row[1] == row[0]
+
+        # A contribution: never gives more than it has, nor before it was paid.
+        for contribution in db.session.scalars(select(Contribution)):
+            assert 0 <= contribution.allocated <= contribution.available
+        for paid_at, paid_on in db.session.execute(
+            select(Contribution.paid_at, Disbursement.paid_on)
+            .join(Allocation, Allocation.contribution_id == Contribution.id)
+            .join(Disbursement, Disbursement.id == Allocation.disbursement_id)
+        ):
+            assert paid_at < ledger.cutoff(paid_on)
+
+        # Recording step by step and rebuilding from scratch write the same rows.
+        incremental = (rows(), other_income())
+        ledger.rebuild()
+        db.session.commit()
+        assert (rows(), other_income()) == incremental
+
+        # Every supporter's page adds up to what they paid.
+        for person in {c.supporter for c in db.session.scalars(select(Contribution))}:
+            for money in attribution.for_supporter(person):
+                assert money.funded + money.in_fund + money.fees + money.refunds == money.paid
+                assert min(money.funded, money.in_fund, money.fees, money.refunds) >= 0
