@@ -1,5 +1,6 @@
 import json
 import time
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -209,3 +210,36 @@ def test_app_refuses_to_start_with_stripe_and_no_webhook_secret(config):
 def test_webhook_route_is_absent_with_demo_payments(config, make_app):
     app = make_app({**config, "PAYMENTS": "demo"})
     assert app.test_client().post("/stripe/webhook", data="{}").status_code == 404
+
+
+def test_charge_refunded_takes_the_money_back_out_of_the_ledger(
+    app, checkout, fake_stripe, post_webhook
+):
+    from pledges.services import ledger
+    from tests.factories import make_case
+
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    with app.app_context():
+        case = make_case()
+        ledger.record_disbursement(case, 10_00, date.today())
+        db.session.commit()
+
+    charge = fake_stripe.refund(checkout["invoice"]["id"], amount=1500)
+    assert post_webhook(fake_stripe.event("charge.refunded", charge)).status_code == 200
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.refunded, contribution.available) == (1500, 445)
+        assert contribution.allocated == 445  # the disbursement now takes only what is left
+        assert ledger.check() == []
+
+
+def test_dispute_withdraws_the_contribution(app, checkout, fake_stripe, post_webhook):
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"])
+    assert post_webhook(fake_stripe.event("charge.dispute.created", dispute)).status_code == 200
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.disputed, contribution.available) == (2000, 0)
