@@ -93,7 +93,8 @@ def reallocate() -> None:
         report = ledger.rebuild(progress=progress)
     db.session.commit()
     click.echo(
-        f"ledger rebuilt: {report.disbursements} disbursements, {report.allocations} allocations"
+        f"ledger rebuilt: {report.disbursements} disbursements; "
+        f"{report.allocations_written} allocations written, {report.allocations_removed} removed"
     )
 
 

@@ -1,0 +1,105 @@
+"""Checking the ledger: every invariant, naming the rows that break one."""
+
+from sqlalchemy import and_, func, or_, select
+
+from pledges.extensions import db
+from pledges.models import Allocation, Contribution, Disbursement
+from pledges.services.ledger.common import AVAILABLE, paid_day
+from pledges.services.ledger.rebuild import planned_changes, spendings
+
+#: How many rows of one kind of problem to name before saying "and more".
+SHOWN = 20
+
+
+def check() -> list[str]:
+    """Every invariant of the ledger, as a list of problems naming the rows; empty if sound."""
+    db.session.flush()
+    return [
+        *_disbursements_add_up(),
+        *_contributions_within_means(),
+        *_allocations_in_pool_and_time(),
+        *_same_as_a_rebuild(),
+    ]
+
+
+def _disbursements_add_up() -> list[str]:
+    allocated = (
+        select(Allocation.disbursement_id, func.sum(Allocation.amount).label("total"))
+        .group_by(Allocation.disbursement_id)
+        .subquery()
+    )
+    total = func.coalesce(allocated.c.total, 0)
+    rows = db.session.execute(
+        select(Disbursement.id, Disbursement.amount, Disbursement.other_income, total)
+        .outerjoin(allocated, allocated.c.disbursement_id == Disbursement.id)
+        .where(Disbursement.amount != total + Disbursement.other_income)
+        .limit(SHOWN)
+    )
+    return [
+        f"disbursement {row[0]}: allocations {row[3]} + other income {row[2]} != amount {row[1]}"
+        for row in rows
+    ]
+
+
+def _contributions_within_means() -> list[str]:
+    given = (
+        select(Allocation.contribution_id, func.sum(Allocation.amount).label("total"))
+        .group_by(Allocation.contribution_id)
+        .subquery()
+    )
+    total = func.coalesce(given.c.total, 0)
+    rows = db.session.execute(
+        select(Contribution.id, Contribution.allocated, total, AVAILABLE)
+        .outerjoin(given, given.c.contribution_id == Contribution.id)
+        .where(or_(Contribution.allocated != total, total > AVAILABLE))
+        .limit(SHOWN)
+    )
+    return [
+        f"contribution {row[0]}: allocations {row[2]}, recorded as {row[1]}, can give {row[3]}"
+        for row in rows
+    ]
+
+
+def _allocations_in_pool_and_time() -> list[str]:
+    wrong_pool = or_(
+        Contribution.currency != Disbursement.currency,
+        and_(
+            Contribution.earmarked_case_id.is_not(None),
+            Contribution.earmarked_case_id != Disbursement.case_id,
+        ),
+    )
+    too_late = paid_day() > Disbursement.paid_on
+    rows = db.session.execute(
+        select(Allocation.id, Contribution.id, Disbursement.id, too_late)
+        .join(Contribution, Contribution.id == Allocation.contribution_id)
+        .join(Disbursement, Disbursement.id == Allocation.disbursement_id)
+        .where(or_(wrong_pool, too_late))
+        .limit(SHOWN)
+    )
+    return [
+        f"allocation {allocation}: contribution {contribution} "
+        + ("was paid after" if late else "is not in the pool of")
+        + f" disbursement {disbursement}"
+        for allocation, contribution, disbursement, late in rows
+    ]
+
+
+def _same_as_a_rebuild() -> list[str]:
+    """Replay the whole ledger from scratch, in memory, and compare with the stored rows."""
+    todo = spendings(None)
+    if not todo:
+        return []
+    changes = planned_changes(todo, None)
+    problems = [
+        f"allocation of contribution {cid} to disbursement {did} should be {amount}"
+        for did, cid, amount in changes.inserted + changes.resized
+    ]
+    problems += [
+        f"allocation of contribution {cid} to disbursement {did} should not exist"
+        for did, cid in changes.deleted
+    ]
+    problems += [
+        f"disbursement {did}: other income should be {other}"
+        for did, other in changes.other_income.items()
+    ]
+    return problems[:SHOWN]
