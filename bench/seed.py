@@ -6,7 +6,6 @@ disbursements, all invented. Rows go in with COPY; the ledger is then built by a
     .venv/bin/python -m bench.seed            (BENCH_DATABASE_URL to choose the database)
 """
 
-import io
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,10 @@ SEED = 20261125
 def copy_rows(table: str, columns: list[str], rows) -> None:  # noqa: ANN001
     """COPY rows into a table through the session's own psycopg connection."""
     raw = db.session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(row)
 
@@ -54,7 +56,17 @@ def main() -> None:
             "cases",
             ["id", "slug", "title", "summary", "story", "goal", "currency", "status", "created_at"],
             (
-                (n, f"case-{n}", f"Case {n}", "An invented case.", "", 5_000_00, "EUR", "open", start)
+                (
+                    n,
+                    f"case-{n}",
+                    f"Case {n}",
+                    "An invented case.",
+                    "",
+                    5_000_00,
+                    "EUR",
+                    "open",
+                    start,
+                )
                 for n in range(1, CASES + 1)
             ),
         )
@@ -64,26 +76,41 @@ def main() -> None:
                 email = f"supporter{n}@bench.invalid"
                 yield (n, cipher.blind_index(email), cipher.encrypt(email), "en", start)
 
-        copy_rows("supporters", ["id", "email_index", "email", "locale", "created_at"], supporters())
+        copy_rows(
+            "supporters", ["id", "email_index", "email", "locale", "created_at"], supporters()
+        )
 
-        pledge_rows, contribution_rows = [], []
-        contribution_id = 0
+        pledge_rows, payments = [], []
         for n in range(1, SUPPORTERS + 1):
             amount = random.choice([3_00, 5_00, 5_00, 10_00, 10_00, 15_00, 20_00, 25_00, 50_00])
             earmark = random.randint(1, CASES) if random.random() < EARMARKED_SHARE else None
             first_month = random.randint(0, 8)
             pledge_rows.append((n, n, amount, "EUR", "active", "demo", earmark, start, start))
             for month in range(first_month, MONTHS):
-                contribution_id += 1
                 paid_at = add_months(start, month) + timedelta(hours=random.randint(0, 23 * 24))
-                fee = demo_fee(amount)
-                contribution_rows.append(
-                    (contribution_id, n, n, "EUR", amount, fee, amount - fee, 0, "demo",
-                     f"bench_in_{contribution_id}", paid_at, paid_at, earmark)
-                )  # fmt: skip
+                payments.append((paid_at, n, amount, earmark))
+        # A fund records payments as they arrive: ids, and the rows on disk, follow paid order.
+        payments.sort()
+        contribution_rows = []
+        for contribution_id, (paid_at, n, amount, earmark) in enumerate(payments, start=1):
+            fee = demo_fee(amount)
+            contribution_rows.append(
+                (contribution_id, n, n, "EUR", amount, fee, amount - fee, 0, "demo",
+                 f"bench_in_{contribution_id}", paid_at, paid_at, earmark)
+            )  # fmt: skip
         copy_rows(
             "pledges",
-            ["id", "supporter_id", "amount", "currency", "status", "provider", "case_id", "created_at", "activated_at"],
+            [
+                "id",
+                "supporter_id",
+                "amount",
+                "currency",
+                "status",
+                "provider",
+                "case_id",
+                "created_at",
+                "activated_at",
+            ],
             pledge_rows,
         )
         copy_rows(
@@ -105,7 +132,9 @@ def main() -> None:
             ),
         )  # fmt: skip
         for table in ("cases", "supporters", "pledges", "contributions", "disbursements"):
-            db.session.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))
+            db.session.execute(
+                text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
+            )
         db.session.commit()
         db.session.execute(text("ANALYZE"))
         seeded = time.perf_counter() - started
@@ -116,7 +145,10 @@ def main() -> None:
         report = ledger.rebuild()
         db.session.commit()
         db.session.execute(text("ANALYZE"))
-        print(f"ledger built: {report.allocations} allocations in {time.perf_counter() - started:.1f} s")
+        print(
+            f"ledger built from empty: {report.allocations_written} allocations "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ Create Date: 2026-11-25 08:47:44.819874
 import sqlalchemy as sa
 from alembic import op
 
+UNSPENT = "allocated < net - refunded - disputed"
+
 # revision identifiers, used by Alembic.
 revision = "0002"
 down_revision = "0001"
@@ -94,11 +96,18 @@ def upgrade():
         )
         batch_op.add_column(sa.Column("earmarked_case_id", sa.Integer(), nullable=True))
         batch_op.create_index(
-            "ix_contributions_unspent",
+            "ix_contributions_unspent_earmarked",
             ["earmarked_case_id", "paid_at", "id"],
             unique=False,
-            postgresql_where=sa.text("allocated < net - refunded - disputed"),
-            sqlite_where=sa.text("allocated < net - refunded - disputed"),
+            postgresql_where=sa.text(f"earmarked_case_id IS NOT NULL AND {UNSPENT}"),
+            sqlite_where=sa.text(f"earmarked_case_id IS NOT NULL AND {UNSPENT}"),
+        )
+        batch_op.create_index(
+            "ix_contributions_unspent_general",
+            ["paid_at", "id"],
+            unique=False,
+            postgresql_where=sa.text(f"earmarked_case_id IS NULL AND {UNSPENT}"),
+            sqlite_where=sa.text(f"earmarked_case_id IS NULL AND {UNSPENT}"),
         )
         batch_op.create_foreign_key(
             batch_op.f("fk_contributions_earmarked_case_id_cases"),
@@ -140,11 +149,8 @@ def downgrade():
         batch_op.drop_constraint(
             batch_op.f("fk_contributions_earmarked_case_id_cases"), type_="foreignkey"
         )
-        batch_op.drop_index(
-            "ix_contributions_unspent",
-            postgresql_where=sa.text("allocated < net - refunded - disputed"),
-            sqlite_where=sa.text("allocated < net - refunded - disputed"),
-        )
+        batch_op.drop_index("ix_contributions_unspent_general")
+        batch_op.drop_index("ix_contributions_unspent_earmarked")
         batch_op.drop_column("earmarked_case_id")
         batch_op.drop_column("allocated")
         batch_op.drop_column("disputed")

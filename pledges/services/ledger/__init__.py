@@ -10,9 +10,9 @@ back-dated disbursement, a refund of money already spent, a payment recorded lat
 ledger from the first disbursement it touches.
 """
 
-from pledges.services.ledger.check import check
+from pledges.services.ledger.checking import check
 from pledges.services.ledger.common import AVAILABLE, cutoff
-from pledges.services.ledger.rebuild import RebuildReport, rebuild
+from pledges.services.ledger.rebuilding import RebuildReport, rebuild
 from pledges.services.ledger.recording import (
     place_late_contribution,
     record_disbursement,

@@ -15,7 +15,7 @@ from pledges.services.ledger.common import (
     expire_contributions,
     lock,
 )
-from pledges.services.ledger.rebuild import insert_allocations, rebuild
+from pledges.services.ledger.rebuilding import insert_allocations, rebuild
 
 BATCH = 200
 

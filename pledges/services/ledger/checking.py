@@ -5,7 +5,7 @@ from sqlalchemy import and_, func, or_, select
 from pledges.extensions import db
 from pledges.models import Allocation, Contribution, Disbursement
 from pledges.services.ledger.common import AVAILABLE, paid_day
-from pledges.services.ledger.rebuild import planned_changes, spendings
+from pledges.services.ledger.rebuilding import planned_changes, spendings
 
 #: How many rows of one kind of problem to name before saying "and more".
 SHOWN = 20
