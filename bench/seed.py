@@ -137,6 +137,7 @@ def main() -> None:
             )
         db.session.commit()
         db.session.execute(text("ANALYZE"))
+        db.session.commit()  # statistics are transactional too
         seeded = time.perf_counter() - started
         print(f"seeded {SUPPORTERS} supporters, {len(contribution_rows)} contributions, "
               f"{CASES} cases, {DISBURSEMENTS} disbursements in {seeded:.1f} s")  # fmt: skip
@@ -145,6 +146,7 @@ def main() -> None:
         report = ledger.rebuild()
         db.session.commit()
         db.session.execute(text("ANALYZE"))
+        db.session.commit()  # statistics are transactional too
         print(
             f"ledger built from empty: {report.allocations_written} allocations "
             f"in {time.perf_counter() - started:.1f} s"

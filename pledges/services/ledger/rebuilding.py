@@ -261,7 +261,7 @@ def insert_allocations(rows: list[tuple[int, int, int]]) -> None:
     """Many rows at once: COPY on PostgreSQL, a batched INSERT elsewhere."""
     if not rows:
         return
-    if dialect() == "postgresql" and len(rows) > 1_000:
+    if dialect() == "postgresql" and len(rows) > 50:
         raw = db.session.connection().connection.driver_connection
         statement = "COPY allocations (disbursement_id, contribution_id, amount) FROM STDIN"
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
