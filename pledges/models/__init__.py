@@ -3,7 +3,7 @@
 from pledges.models.case import Case, CaseStatus
 from pledges.models.case_update import CaseUpdate
 from pledges.models.contribution import Contribution
-from pledges.models.disbursement import Allocation, Disbursement
+from pledges.models.disbursement import Allocation, Disbursement, LedgerFrontier
 from pledges.models.login_token import LoginToken
 from pledges.models.outbox import OutboxEmail, OutboxStatus
 from pledges.models.pledge import ALLOWED_TRANSITIONS, Pledge, PledgeStatus
@@ -19,6 +19,7 @@ __all__ = [
     "CaseStatus",
     "Contribution",
     "Disbursement",
+    "LedgerFrontier",
     "LoginToken",
     "OutboxEmail",
     "OutboxStatus",

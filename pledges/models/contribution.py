@@ -6,12 +6,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from pledges.extensions import db
 from pledges.models.types import UTCDateTime, utcnow
 
-_UNSPENT = "allocated < net - refunded - disputed"
-
 
 class Contribution(db.Model):
     """One payment received. What it can give to cases is its net less refunds and disputes;
-    `allocated` is how much of that the ledger has already given."""
+    the ledger's allocations say where that went."""
 
     __tablename__ = "contributions"
     __table_args__ = (
@@ -22,24 +20,23 @@ class Contribution(db.Model):
             "refunded >= 0 AND disputed >= 0 AND refunded + disputed <= gross",
             name="withdrawn_within_gross",
         ),
-        CheckConstraint("allocated >= 0 AND allocated <= net", name="allocated_within_net"),
-        # Find what still has money to give, in the order the ledger spends it, without walking
-        # the contributions that are used up (most of them, in an old fund). Two indexes, as
-        # PostgreSQL orders an IS NULL scan no better than a sort.
+        # The ledger reads a pool (one case's earmarked money, or the general fund) in paid
+        # order from where it last stopped. Two indexes, as PostgreSQL orders an IS NULL scan no
+        # better than a sort. Neither names a column the ledger writes, so it writes nothing here.
         Index(
-            "ix_contributions_unspent_earmarked",
+            "ix_contributions_earmarked_pool",
             "earmarked_case_id",
             "paid_at",
             "id",
-            postgresql_where=text(f"earmarked_case_id IS NOT NULL AND {_UNSPENT}"),
-            sqlite_where=text(f"earmarked_case_id IS NOT NULL AND {_UNSPENT}"),
+            postgresql_where=text("earmarked_case_id IS NOT NULL"),
+            sqlite_where=text("earmarked_case_id IS NOT NULL"),
         ),
         Index(
-            "ix_contributions_unspent_general",
+            "ix_contributions_general_pool",
             "paid_at",
             "id",
-            postgresql_where=text(f"earmarked_case_id IS NULL AND {_UNSPENT}"),
-            sqlite_where=text(f"earmarked_case_id IS NULL AND {_UNSPENT}"),
+            postgresql_where=text("earmarked_case_id IS NULL"),
+            sqlite_where=text("earmarked_case_id IS NULL"),
         ),
     )
 
@@ -54,8 +51,6 @@ class Contribution(db.Model):
     refunded: Mapped[int] = mapped_column(default=0)
     #: Taken back by a card dispute (chargeback).
     disputed: Mapped[int] = mapped_column(default=0)
-    #: Given to cases through the ledger's allocations; kept in step with them.
-    allocated: Mapped[int] = mapped_column(default=0)
     #: The pledge's earmark when this was paid: a later change of earmark does not move it.
     earmarked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     provider: Mapped[str] = mapped_column(String(16))

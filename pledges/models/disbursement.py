@@ -57,3 +57,18 @@ class Allocation(db.Model):
 
     disbursement: Mapped[Disbursement] = relationship(back_populates="allocations")
     contribution: Mapped["Contribution"] = relationship()  # noqa: F821
+
+
+class LedgerFrontier(db.Model):
+    """Where the ledger stopped in each pool: the newest contribution that has given anything.
+
+    FIFO spends each pool as a prefix, so every contribution after this one still has all it
+    can give, and recording a disbursement starts here instead of walking a fund's whole past.
+    Derived state: a rebuild recomputes it, and `ledger-check` verifies it.
+    """
+
+    __tablename__ = "ledger_frontiers"
+
+    #: "<currency>:<case id>" for a case's earmarked money, "<currency>:general" for the rest.
+    pool: Mapped[str] = mapped_column(String(40), primary_key=True)
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"))

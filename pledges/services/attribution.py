@@ -5,12 +5,10 @@ A supporter's payments always add up: funded cases + still in the fund + fees + 
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import Allocation, Case, CaseUpdate, Contribution, Disbursement, Supporter
-from pledges.services.ledger import AVAILABLE
 
 #: Below this many supporters, a case shows "fewer than" instead of a count that could single
 #: someone out.
@@ -70,58 +68,56 @@ class Segment:
     width: float
 
 
-def _fee_borne():  # noqa: ANN202
-    # The fee, but never more than what was not given back: a refunded payment cost its
-    # supporter no fee (the fund bore it).
-    kept = Contribution.gross - Contribution.refunded - Contribution.disputed
-    return func.sum(sql_case((Contribution.fee < kept, Contribution.fee), else_=kept))
-
-
 def for_supporter(supporter: Supporter) -> list[Attribution]:
-    """One attribution per currency the supporter paid in (almost always one). Three queries,
-    whatever the length of the supporter's history."""
+    """One attribution per currency the supporter paid in (almost always one).
+
+    Sums come from the supporter's contributions, which their page lists anyway; the ledger
+    adds one query for the cases, one for their latest outcomes, and at most one for cases
+    earmarked but not yet paid out to: a constant number, whatever the history's length.
+    """
     by_currency: dict[str, Attribution] = {}
-    earmarked: dict[int, tuple[str, int, int]] = {}
-    rows = db.session.execute(
-        select(
-            Contribution.currency,
-            Contribution.earmarked_case_id,
-            func.sum(Contribution.gross),
-            _fee_borne(),
-            func.sum(Contribution.refunded + Contribution.disputed),
-            func.sum(Contribution.allocated),
-            func.sum(AVAILABLE - Contribution.allocated),
-        )
-        .where(Contribution.supporter_id == supporter.id)
-        .group_by(Contribution.currency, Contribution.earmarked_case_id)
-    )
-    for currency, earmark, paid, fees, refunds, allocated, left in rows:
-        attribution = by_currency.setdefault(currency, Attribution(currency=currency))
-        attribution.paid += paid
-        attribution.fees += fees
-        attribution.refunds += refunds
-        attribution.in_fund += left
-        if earmark is not None:
-            earmarked[earmark] = (currency, allocated, left)
+    earmarked: dict[tuple[str, int], int] = {}
+    for contribution in supporter.contributions:
+        money = by_currency.setdefault(contribution.currency, Attribution(contribution.currency))
+        money.paid += contribution.gross
+        money.fees += contribution.fee_borne
+        money.refunds += contribution.refunded + contribution.disputed
+        money.in_fund += contribution.available
+        if contribution.earmarked_case_id is not None:
+            key = (contribution.currency, contribution.earmarked_case_id)
+            earmarked[key] = earmarked.get(key, 0) + contribution.available
     shares = db.session.execute(
-        select(Case, Disbursement.currency, func.sum(Allocation.amount))
+        select(
+            Case,
+            Disbursement.currency,
+            Contribution.earmarked_case_id,
+            func.sum(Allocation.amount),
+        )
         .join(Disbursement, Disbursement.case_id == Case.id)
         .join(Allocation, Allocation.disbursement_id == Disbursement.id)
         .join(Contribution, Contribution.id == Allocation.contribution_id)
         .where(Contribution.supporter_id == supporter.id)
-        .group_by(Case.id, Disbursement.currency)
-        .order_by(func.sum(Allocation.amount).desc(), Case.id)
+        .group_by(Case.id, Disbursement.currency, Contribution.earmarked_case_id)
     ).all()
-    case_ids = [case.id for case, *_ in shares] + list(earmarked)
-    latest = _latest_updates(case_ids)
     cases = {case.id: case for case, *_ in shares}
-    for case, currency, amount in shares:
-        by_currency[currency].cases.append(CaseShare(case, amount, latest.get(case.id)))
-    if earmarked:
-        missing = [case_id for case_id in earmarked if case_id not in cases]
-        cases.update({case.id: case for case in _cases(missing)})
-        for case_id, (currency, allocated, left) in earmarked.items():
-            by_currency[currency].earmarks.append(Earmark(cases[case_id], allocated, left))
+    wanted = {case_id for _, case_id in earmarked} | {
+        pledge.case_id for pledge in supporter.pledges if pledge.case_id is not None
+    }
+    cases.update({case.id: case for case in _cases(sorted(wanted - set(cases)))})
+    latest = _latest_updates(sorted({case.id for case, *_ in shares}))
+    funded: dict[tuple[str, int], int] = {}
+    paid_out: dict[tuple[str, int], int] = {}
+    for case, currency, earmark, amount in shares:
+        funded[currency, case.id] = funded.get((currency, case.id), 0) + amount
+        by_currency[currency].in_fund -= amount
+        if earmark is not None:
+            paid_out[currency, earmark] = paid_out.get((currency, earmark), 0) + amount
+    for (currency, case_id), amount in sorted(funded.items(), key=lambda item: -item[1]):
+        case = cases[case_id]
+        by_currency[currency].cases.append(CaseShare(case, amount, latest.get(case_id)))
+    for (currency, case_id), available in earmarked.items():
+        given = paid_out.get((currency, case_id), 0)
+        by_currency[currency].earmarks.append(Earmark(cases[case_id], given, available - given))
     return list(by_currency.values())
 
 

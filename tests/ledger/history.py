@@ -11,6 +11,7 @@ from pledges.models import (
     CaseUpdate,
     Contribution,
     Disbursement,
+    LedgerFrontier,
     OutboxEmail,
     Pledge,
     Supporter,
@@ -78,6 +79,7 @@ def supporter(number: int) -> Supporter:
 def wipe() -> None:
     """Empty every table a history writes to, for the next example."""
     for model in (
+        LedgerFrontier,
         Allocation,
         Disbursement,
         Contribution,

@@ -81,7 +81,7 @@ def test_invariants_hold_for_any_history(app, steps):
 
         # A contribution: never gives more than it has, nor before it was paid.
         for contribution in db.session.scalars(select(Contribution)):
-            assert 0 <= contribution.allocated <= contribution.available
+            assert 0 <= ledger.given(contribution.id) <= contribution.available
         for paid_at, paid_on in db.session.execute(
             select(Contribution.paid_at, Disbursement.paid_on)
             .join(Allocation, Allocation.contribution_id == Contribution.id)

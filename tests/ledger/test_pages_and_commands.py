@@ -3,7 +3,7 @@ import re
 from sqlalchemy import event, update
 
 from pledges.extensions import db
-from pledges.models import CaseUpdate, Contribution
+from pledges.models import Allocation, CaseUpdate, Contribution
 from pledges.models.types import utcnow
 from pledges.services import auth_tokens
 from tests.factories import make_case, make_pledge, make_supporter
@@ -146,13 +146,16 @@ def test_record_disbursement_refuses_bad_input_and_records_nothing(app, runner):
 def test_ledger_check_names_a_broken_row(app, runner):
     fund_with_history(app)
     with app.app_context():
-        db.session.execute(update(Contribution).where(Contribution.id == 1).values(allocated=1))
+        # Someone edits the database by hand: the first payment now gave more than it had.
+        db.session.execute(
+            update(Allocation).where(Allocation.contribution_id == 1).values(amount=50_00)
+        )
         db.session.commit()
 
     result = runner.invoke(args=["pledges", "ledger-check"])
 
     assert result.exit_code == 1
-    assert "contribution 1:" in result.output
+    assert "contribution 1: gave 5000 but can give 960" in result.output
 
 
 def test_demo_supporter_sees_where_their_money_went(app, client, runner):

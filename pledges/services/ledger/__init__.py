@@ -11,7 +11,7 @@ ledger from the first disbursement it touches.
 """
 
 from pledges.services.ledger.checking import check
-from pledges.services.ledger.common import AVAILABLE, cutoff
+from pledges.services.ledger.common import AVAILABLE, cutoff, given
 from pledges.services.ledger.rebuilding import RebuildReport, rebuild
 from pledges.services.ledger.recording import (
     place_late_contribution,
@@ -24,6 +24,7 @@ __all__ = [
     "RebuildReport",
     "check",
     "cutoff",
+    "given",
     "place_late_contribution",
     "rebuild",
     "record_disbursement",

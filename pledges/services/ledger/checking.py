@@ -3,8 +3,8 @@
 from sqlalchemy import and_, func, or_, select
 
 from pledges.extensions import db
-from pledges.models import Allocation, Contribution, Disbursement
-from pledges.services.ledger.common import AVAILABLE, paid_day
+from pledges.models import Allocation, Contribution, Disbursement, LedgerFrontier
+from pledges.services.ledger.common import AVAILABLE, frontiers_from_allocations, paid_day
 from pledges.services.ledger.rebuilding import planned_changes, spendings
 
 #: How many rows of one kind of problem to name before saying "and more".
@@ -17,6 +17,7 @@ def check() -> list[str]:
     return [
         *_disbursements_add_up(),
         *_contributions_within_means(),
+        *_frontiers_where_the_ledger_stopped(),
         *_allocations_in_pool_and_time(),
         *_same_as_a_rebuild(),
     ]
@@ -47,17 +48,25 @@ def _contributions_within_means() -> list[str]:
         .group_by(Allocation.contribution_id)
         .subquery()
     )
-    total = func.coalesce(given.c.total, 0)
     rows = db.session.execute(
-        select(Contribution.id, Contribution.allocated, total, AVAILABLE)
-        .outerjoin(given, given.c.contribution_id == Contribution.id)
-        .where(or_(Contribution.allocated != total, total > AVAILABLE))
+        select(Contribution.id, given.c.total, AVAILABLE)
+        .join(given, given.c.contribution_id == Contribution.id)
+        .where(given.c.total > AVAILABLE)
         .limit(SHOWN)
     )
+    return [f"contribution {row[0]}: gave {row[1]} but can give {row[2]}" for row in rows]
+
+
+def _frontiers_where_the_ledger_stopped() -> list[str]:
+    expected = frontiers_from_allocations()
+    stored = dict(
+        db.session.execute(select(LedgerFrontier.pool, LedgerFrontier.contribution_id)).all()
+    )
     return [
-        f"contribution {row[0]}: allocations {row[2]}, recorded as {row[1]}, can give {row[3]}"
-        for row in rows
-    ]
+        f"ledger frontier of pool {pool}: stored {stored.get(pool)}, should be {expected.get(pool)}"
+        for pool in sorted(set(expected) | set(stored))
+        if expected.get(pool) != stored.get(pool)
+    ][:SHOWN]
 
 
 def _allocations_in_pool_and_time() -> list[str]:

@@ -3,10 +3,10 @@ can give."""
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Date, case, cast, func, text, type_coerce
+from sqlalchemy import Date, case, cast, func, select, text, type_coerce
 
 from pledges.extensions import db
-from pledges.models import Allocation, Contribution, Disbursement
+from pledges.models import Allocation, Contribution, Disbursement, LedgerFrontier
 
 #: Serializes ledger writers on PostgreSQL, so two organizers recording at the same moment cannot
 #: spend the same contribution twice. SQLite allows a single writer anyway.
@@ -15,9 +15,6 @@ LEDGER_LOCK_KEY = 7_366_001
 _WITHDRAWN_NET = Contribution.net - Contribution.refunded - Contribution.disputed
 #: What a contribution can give at all: its net less refunds and disputes, never below zero.
 AVAILABLE = case((_WITHDRAWN_NET > 0, _WITHDRAWN_NET), else_=0)
-#: What a contribution can still give, where it has anything left.
-LEFT = _WITHDRAWN_NET - Contribution.allocated
-UNSPENT = Contribution.allocated < _WITHDRAWN_NET
 
 # Bulk statements go through the tables, not the ORM: the ledger writes many rows at once and
 # expires what the session holds afterwards.
@@ -49,8 +46,59 @@ def paid_day():  # noqa: ANN201
     return type_coerce(func.date(Contribution.paid_at), Date)  # SQLite keeps UTC as text
 
 
-def expire_contributions() -> None:
-    """Contributions the session holds have a stale `allocated` after a bulk write."""
-    for held in list(db.session.identity_map.values()):
-        if isinstance(held, Contribution):
-            db.session.expire(held, ["allocated"])
+def given(contribution_id: int) -> int:
+    """What one contribution has given to disbursements so far."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Allocation.amount), 0)).where(
+            Allocation.contribution_id == contribution_id
+        )
+    )
+
+
+def pool_key(currency: str, case_id: int | None) -> str:
+    return f"{currency}:{'general' if case_id is None else case_id}"
+
+
+def in_pool(case_id: int | None):  # noqa: ANN201
+    """SQL: the contributions of one pool, a case's earmarked money or the general fund."""
+    if case_id is None:
+        return Contribution.earmarked_case_id.is_(None)
+    return Contribution.earmarked_case_id == case_id
+
+
+def frontier(currency: str, case_id: int | None) -> int | None:
+    return db.session.scalar(
+        select(LedgerFrontier.contribution_id).where(
+            LedgerFrontier.pool == pool_key(currency, case_id)
+        )
+    )
+
+
+def move_frontier(currency: str, case_id: int | None, contribution_id: int) -> None:
+    db.session.merge(
+        LedgerFrontier(pool=pool_key(currency, case_id), contribution_id=contribution_id)
+    )
+
+
+def frontiers_from_allocations() -> dict[str, int]:
+    """Each pool's frontier worked out from the allocations themselves: the newest contribution,
+    in paid order, that has given anything."""
+    ranked = (
+        select(
+            Contribution.id,
+            Contribution.currency,
+            Contribution.earmarked_case_id,
+            func.row_number()
+            .over(
+                partition_by=(Contribution.currency, Contribution.earmarked_case_id),
+                order_by=(Contribution.paid_at.desc(), Contribution.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(select(Allocation.id).where(Allocation.contribution_id == Contribution.id).exists())
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(ranked.c.id, ranked.c.currency, ranked.c.earmarked_case_id).where(ranked.c.rank == 1)
+    )
+    return {pool_key(currency, case_id): cid for cid, currency, case_id in rows}

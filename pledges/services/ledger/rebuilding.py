@@ -3,22 +3,22 @@ writing only the rows that differ from what is stored."""
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
 
 from pledges.extensions import db
-from pledges.models import Contribution, Disbursement
+from pledges.models import Contribution, Disbursement, LedgerFrontier
 from pledges.services.ledger.common import (
     AVAILABLE,
-    UNSPENT,
     allocations,
-    contributions,
     dialect,
     disbursements,
+    frontiers_from_allocations,
     lock,
     paid_day,
+    pool_key,
 )
 
 Progress = Callable[[int, int], None]
@@ -48,12 +48,16 @@ class Spent:
 
 
 def replay(
-    spendings: Iterable[Spending], contributions_in_order: Iterator[tuple]
+    spendings: Iterable[Spending],
+    contributions_in_order: Iterator[tuple],
+    frontiers: dict[str, int] | None = None,
 ) -> Iterator[Spent]:
     """FIFO as one ordered pass. Disbursements come in ledger order; contributions, as
     (id, earmark, currency, paid day, what it can give), in the order they were paid. Pure: it
-    reads only what it is given, and holds only contributions with something left."""
+    reads only what it is given, and holds only contributions with something left. If given
+    `frontiers`, it notes there the last contribution each pool gave from."""
     pools: dict[tuple[str, int | None], deque[list[int]]] = {}
+    frontiers = {} if frontiers is None else frontiers
     waiting = next(contributions_in_order, None)
     for spending in spendings:
         while waiting is not None and waiting[3] <= spending.paid_on:
@@ -68,6 +72,7 @@ def replay(
                 entry = queue[0]
                 take = min(entry[1], remaining)
                 takes[entry[0]] = take
+                frontiers[pool_key(*key)] = entry[0]
                 entry[1] -= take
                 remaining -= take
                 if not entry[1]:
@@ -99,26 +104,21 @@ def _affected_ids(since: LedgerKey | None):  # noqa: ANN202
 def contributions_at(since: LedgerKey | None, last_day: date) -> Iterator[tuple]:
     """Contributions in paid order with what each could give at `since`: its available amount,
     less what disbursements before `since` took from it."""
-    if since is None:
-        left = AVAILABLE
-        query = select(Contribution.id)
-    else:
-        undone = (
+    left = AVAILABLE
+    query = select(Contribution.id)
+    if since is not None:
+        kept = (
             select(allocations.c.contribution_id, func.sum(allocations.c.amount).label("total"))
-            .where(allocations.c.disbursement_id.in_(_affected_ids(since)))
+            .where(allocations.c.disbursement_id.not_in(_affected_ids(since)))
             .group_by(allocations.c.contribution_id)
             .subquery()
         )
-        left = AVAILABLE - Contribution.allocated + func.coalesce(undone.c.total, 0)
-        query = (
-            select(Contribution.id)
-            .outerjoin(undone, undone.c.contribution_id == Contribution.id)
-            .where(or_(UNSPENT, undone.c.total.is_not(None)))
-        )
+        left = AVAILABLE - func.coalesce(kept.c.total, 0)
+        query = query.outerjoin(kept, kept.c.contribution_id == Contribution.id)
     day = paid_day()
     rows = db.session.execute(
         query.add_columns(Contribution.earmarked_case_id, Contribution.currency, day, left)
-        .where(day <= last_day)
+        .where(day <= last_day, left > 0)
         .order_by(Contribution.paid_at, Contribution.id)
         .execution_options(yield_per=20_000)
     )
@@ -151,10 +151,12 @@ class Changes:
     deleted: list[tuple[int, int]]
     resized: list[tuple[int, int, int]]
     other_income: dict[int, int]
+    #: pool -> last contribution given from, as far as the replay went.
+    frontiers: dict[str, int] = field(default_factory=dict)
 
     @property
-    def touched_contributions(self) -> set[int]:
-        return {row[1] for row in self.inserted + self.deleted + self.resized}
+    def empty(self) -> bool:
+        return not (self.inserted or self.deleted or self.resized or self.other_income)
 
 
 def _compare(spent: Iterator[Spent], stored: Iterator[tuple[int, dict[int, int]]]) -> Changes:
@@ -192,7 +194,11 @@ def planned_changes(
 ) -> Changes:
     """What a rebuild from `since` would change, written nowhere."""
     last_day = max(spending.paid_on for spending in todo)
-    return _compare(watch(replay(todo, contributions_at(since, last_day))), _stored(since))
+    frontiers: dict[str, int] = {}
+    spent = replay(todo, contributions_at(since, last_day), frontiers)
+    changes = _compare(watch(spent), _stored(since))
+    changes.frontiers = frontiers
+    return changes
 
 
 def rebuild(since: LedgerKey | None = None, progress: Progress | None = None) -> RebuildReport:
@@ -212,7 +218,9 @@ def rebuild(since: LedgerKey | None = None, progress: Progress | None = None) ->
 
     changes = planned_changes(todo, since, counted)
     _write(changes)
-    db.session.expire_all()
+    _set_frontiers(changes.frontiers if since is None else frontiers_from_allocations())
+    db.session.flush()
+    db.session.expire_all()  # bulk statements went around the objects the session holds
     return RebuildReport(
         disbursements=len(todo),
         allocations_written=len(changes.inserted) + len(changes.resized),
@@ -247,7 +255,6 @@ def _write(changes: Changes) -> None:
             ],
         )
     insert_allocations(changes.inserted)
-    _recount(sorted(changes.touched_contributions))
     if changes.other_income:
         db.session.execute(
             update(disbursements)
@@ -272,15 +279,14 @@ def insert_allocations(rows: list[tuple[int, int, int]]) -> None:
     db.session.execute(insert(allocations), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
-def _recount(contribution_ids: list[int]) -> None:
-    """Set `allocated` from the allocations, for the contributions whose allocations changed."""
-    total = (
-        select(func.coalesce(func.sum(allocations.c.amount), 0))
-        .where(allocations.c.contribution_id == contributions.c.id)
-        .scalar_subquery()
+def _set_frontiers(frontiers: dict[str, int]) -> None:
+    """Replace every pool's frontier, writing only those that moved."""
+    stored = dict(
+        db.session.execute(select(LedgerFrontier.pool, LedgerFrontier.contribution_id)).all()
     )
-    for start in range(0, len(contribution_ids), 5_000):
-        chunk = contribution_ids[start : start + 5_000]
-        db.session.execute(
-            update(contributions).where(contributions.c.id.in_(chunk)).values(allocated=total)
-        )
+    gone = set(stored) - set(frontiers)
+    if gone:
+        db.session.execute(delete(LedgerFrontier).where(LedgerFrontier.pool.in_(gone)))
+    for pool, contribution_id in frontiers.items():
+        if stored.get(pool) != contribution_id:
+            db.session.merge(LedgerFrontier(pool=pool, contribution_id=contribution_id))

@@ -3,17 +3,18 @@ disputes, payments recorded late). Each keeps the rows exactly what a full rebui
 
 from datetime import UTC, date
 
-from sqlalchemy import and_, case, func, or_, select, true, tuple_, update
+from sqlalchemy import and_, func, or_, select, true, tuple_
 
 from pledges.extensions import db
 from pledges.models import Allocation, Case, Contribution, Disbursement
 from pledges.services.ledger.common import (
-    LEFT,
-    UNSPENT,
-    contributions,
+    AVAILABLE,
     cutoff,
-    expire_contributions,
+    frontier,
+    given,
+    in_pool,
     lock,
+    move_frontier,
 )
 from pledges.services.ledger.rebuilding import insert_allocations, rebuild
 
@@ -44,55 +45,57 @@ def record_disbursement(case: Case, amount: int, paid_on: date, note: str = "") 
     return disbursement
 
 
-def _pools(disbursement: Disbursement) -> list:
-    return [
-        Contribution.earmarked_case_id == disbursement.case_id,
-        Contribution.earmarked_case_id.is_(None),
-    ]
-
-
 def _spend(disbursement: Disbursement) -> None:
-    """Attribute the newest disbursement from what contributions have left, in spending order."""
+    """Attribute the newest disbursement: in each of its pools, start where the ledger last
+    stopped and take, in paid order, what contributions paid by its date can give."""
     remaining = disbursement.amount
-    before = cutoff(disbursement.paid_on)
-    for pool in _pools(disbursement):
-        while remaining:
-            batch = db.session.execute(
-                select(Contribution.id, LEFT.label("left"))
-                .where(
-                    pool,
-                    UNSPENT,
-                    Contribution.currency == disbursement.currency,
-                    Contribution.paid_at < before,
-                )
-                .order_by(Contribution.paid_at, Contribution.id)
-                .limit(BATCH)
-            ).all()
-            takes = []
-            for contribution_id, left in batch:
-                take = min(left, remaining)
-                takes.append((contribution_id, take))
-                remaining -= take
-                if not remaining:
-                    break
-            _write_allocations(disbursement.id, takes)
-            if len(batch) < BATCH:
-                break
+    for case_id in (disbursement.case_id, None):
+        if remaining:
+            remaining = _spend_from_pool(disbursement, case_id, remaining)
     disbursement.other_income = remaining
 
 
-def _write_allocations(disbursement_id: int, takes: list[tuple[int, int]]) -> None:
-    if not takes:
-        return
-    insert_allocations([(disbursement_id, cid, amount) for cid, amount in takes])
-    # One statement for the whole batch: a CASE on the id instead of one UPDATE per row.
-    taken = case(dict(takes), value=contributions.c.id)
-    db.session.execute(
-        update(contributions)
-        .where(contributions.c.id.in_([cid for cid, _ in takes]))
-        .values(allocated=contributions.c.allocated + taken)
-    )
-    expire_contributions()
+def _spend_from_pool(disbursement: Disbursement, case_id: int | None, remaining: int) -> int:
+    currency, before = disbursement.currency, cutoff(disbursement.paid_on)
+    takes: list[tuple[int, int]] = []
+    start = frontier(currency, case_id)
+    after = None
+    if start is not None:
+        paid_at, available = db.session.execute(
+            select(Contribution.paid_at, AVAILABLE).where(Contribution.id == start)
+        ).one()
+        after = (paid_at, start)
+        left = available - given(start)
+        if left > 0 and paid_at < before:
+            takes.append((start, min(left, remaining)))
+            remaining -= takes[-1][1]
+    while remaining:
+        query = (
+            select(Contribution.id, Contribution.paid_at, AVAILABLE)
+            .where(
+                in_pool(case_id),
+                Contribution.currency == currency,
+                Contribution.paid_at < before,
+                AVAILABLE > 0,
+            )
+            .order_by(Contribution.paid_at, Contribution.id)
+            .limit(BATCH)
+        )
+        if after is not None:
+            query = query.where(tuple_(Contribution.paid_at, Contribution.id) > tuple_(*after))
+        batch = db.session.execute(query).all()
+        for contribution_id, paid_at, available in batch:
+            takes.append((contribution_id, min(available, remaining)))
+            remaining -= takes[-1][1]
+            after = (paid_at, contribution_id)
+            if not remaining:
+                break
+        if len(batch) < BATCH:
+            break
+    if takes:
+        insert_allocations([(disbursement.id, cid, amount) for cid, amount in takes])
+        move_frontier(currency, case_id, takes[-1][0])
+    return remaining
 
 
 # -- changes that can rewrite history ----------------------------------------------------------
@@ -111,8 +114,8 @@ def take_back(
     overflow = contribution.refunded + contribution.disputed - contribution.gross
     if overflow > 0:  # a refunded charge later disputed: the money cannot leave twice
         contribution.disputed -= overflow
-    if contribution.allocated <= contribution.available:
-        db.session.flush()
+    db.session.flush()
+    if given(contribution.id) <= contribution.available:
         return
     first = db.session.execute(
         select(Disbursement.paid_on, Disbursement.id)
@@ -121,7 +124,6 @@ def take_back(
         .order_by(Disbursement.paid_on, Disbursement.id)
         .limit(1)
     ).one()
-    # The CHECK on `allocated` holds at every statement, so undo first, then shrink.
     rebuild(since=tuple(first))
 
 
