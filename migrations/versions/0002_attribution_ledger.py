@@ -121,6 +121,9 @@ def upgrade():
             ["earmarked_case_id"],
             ["id"],
         )
+        # The pool indexes order the ledger's reads; a plain paid_at index only tempts the
+        # planner away from them.
+        batch_op.drop_index("ix_contributions_paid_at")
         batch_op.drop_constraint(
             batch_op.f("ck_contributions_refunded_within_gross"), type_="check"
         )
@@ -143,6 +146,7 @@ def downgrade():
         batch_op.drop_constraint(
             batch_op.f("ck_contributions_withdrawn_within_gross"), type_="check"
         )
+        batch_op.create_index("ix_contributions_paid_at", ["paid_at"], unique=False)
         batch_op.create_check_constraint(
             batch_op.f("ck_contributions_refunded_within_gross"),
             "refunded >= 0 AND refunded <= gross",

@@ -59,7 +59,7 @@ class Contribution(db.Model):
     provider_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
     #: Stripe's hosted invoice page, the supporter's receipt.
     receipt_url: Mapped[str | None] = mapped_column(String(1000))
-    paid_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     supporter: Mapped["Supporter"] = relationship(back_populates="contributions")  # noqa: F821

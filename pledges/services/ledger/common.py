@@ -21,6 +21,7 @@ AVAILABLE = case((_WITHDRAWN_NET > 0, _WITHDRAWN_NET), else_=0)
 contributions = Contribution.__table__
 allocations = Allocation.__table__
 disbursements = Disbursement.__table__
+frontiers = LedgerFrontier.__table__
 
 
 def lock() -> None:
@@ -46,13 +47,18 @@ def paid_day():  # noqa: ANN201
     return type_coerce(func.date(Contribution.paid_at), Date)  # SQLite keeps UTC as text
 
 
+def given_sql(contribution_id):  # noqa: ANN001, ANN201
+    """SQL: what a contribution has given to disbursements so far."""
+    return (
+        select(func.coalesce(func.sum(Allocation.amount), 0))
+        .where(Allocation.contribution_id == contribution_id)
+        .scalar_subquery()
+    )
+
+
 def given(contribution_id: int) -> int:
     """What one contribution has given to disbursements so far."""
-    return db.session.scalar(
-        select(func.coalesce(func.sum(Allocation.amount), 0)).where(
-            Allocation.contribution_id == contribution_id
-        )
-    )
+    return db.session.scalar(select(given_sql(contribution_id)))
 
 
 def pool_key(currency: str, case_id: int | None) -> str:
@@ -64,20 +70,6 @@ def in_pool(case_id: int | None):  # noqa: ANN201
     if case_id is None:
         return Contribution.earmarked_case_id.is_(None)
     return Contribution.earmarked_case_id == case_id
-
-
-def frontier(currency: str, case_id: int | None) -> int | None:
-    return db.session.scalar(
-        select(LedgerFrontier.contribution_id).where(
-            LedgerFrontier.pool == pool_key(currency, case_id)
-        )
-    )
-
-
-def move_frontier(currency: str, case_id: int | None, contribution_id: int) -> None:
-    db.session.merge(
-        LedgerFrontier(pool=pool_key(currency, case_id), contribution_id=contribution_id)
-    )
 
 
 def frontiers_from_allocations() -> dict[str, int]:

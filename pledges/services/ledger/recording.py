@@ -3,18 +3,20 @@ disputes, payments recorded late). Each keeps the rows exactly what a full rebui
 
 from datetime import UTC, date
 
-from sqlalchemy import and_, func, or_, select, true, tuple_
+from sqlalchemy import and_, func, insert, or_, select, true, tuple_, update
+from sqlalchemy.orm import aliased
 
 from pledges.extensions import db
-from pledges.models import Allocation, Case, Contribution, Disbursement
+from pledges.models import Allocation, Case, Contribution, Disbursement, LedgerFrontier
 from pledges.services.ledger.common import (
     AVAILABLE,
     cutoff,
-    frontier,
+    frontiers,
     given,
+    given_sql,
     in_pool,
     lock,
-    move_frontier,
+    pool_key,
 )
 from pledges.services.ledger.rebuilding import insert_allocations, rebuild
 
@@ -57,21 +59,23 @@ def _spend(disbursement: Disbursement) -> None:
 
 def _spend_from_pool(disbursement: Disbursement, case_id: int | None, remaining: int) -> int:
     currency, before = disbursement.currency, cutoff(disbursement.paid_on)
+    pool = pool_key(currency, case_id)
     takes: list[tuple[int, int]] = []
-    start = frontier(currency, case_id)
-    after = None
-    if start is not None:
-        paid_at, available = db.session.execute(
-            select(Contribution.paid_at, AVAILABLE).where(Contribution.id == start)
-        ).one()
-        after = (paid_at, start)
-        left = available - given(start)
-        if left > 0 and paid_at < before:
-            takes.append((start, min(left, remaining)))
+    # Where the pool stopped, and what that contribution has left, in one round trip.
+    stopped = db.session.execute(
+        select(Contribution.id, AVAILABLE - given_sql(Contribution.id))
+        .join(LedgerFrontier, LedgerFrontier.contribution_id == Contribution.id)
+        .where(LedgerFrontier.pool == pool)
+    ).first()
+    last = None
+    if stopped is not None:
+        last, left = stopped
+        if left > 0:
+            takes.append((last, min(left, remaining)))
             remaining -= takes[-1][1]
     while remaining:
         query = (
-            select(Contribution.id, Contribution.paid_at, AVAILABLE)
+            select(Contribution.id, AVAILABLE)
             .where(
                 in_pool(case_id),
                 Contribution.currency == currency,
@@ -81,21 +85,36 @@ def _spend_from_pool(disbursement: Disbursement, case_id: int | None, remaining:
             .order_by(Contribution.paid_at, Contribution.id)
             .limit(BATCH)
         )
-        if after is not None:
-            query = query.where(tuple_(Contribution.paid_at, Contribution.id) > tuple_(*after))
+        if last is not None:
+            query = query.where(after(last))
         batch = db.session.execute(query).all()
-        for contribution_id, paid_at, available in batch:
+        for contribution_id, available in batch:
             takes.append((contribution_id, min(available, remaining)))
             remaining -= takes[-1][1]
-            after = (paid_at, contribution_id)
+            last = contribution_id
             if not remaining:
                 break
         if len(batch) < BATCH:
             break
     if takes:
         insert_allocations([(disbursement.id, cid, amount) for cid, amount in takes])
-        move_frontier(currency, case_id, takes[-1][0])
+        moved = {"pool": pool, "contribution_id": takes[-1][0]}
+        if stopped is None:
+            db.session.execute(insert(frontiers), moved)
+        else:
+            db.session.execute(
+                update(frontiers)
+                .where(frontiers.c.pool == pool)
+                .values(contribution_id=moved["contribution_id"])
+            )
     return remaining
+
+
+def after(contribution_id: int):  # noqa: ANN201
+    """SQL: contributions paid after this one, in the ledger's order (paid at, then id)."""
+    earlier = aliased(Contribution)
+    paid_at = select(earlier.paid_at).where(earlier.id == contribution_id).scalar_subquery()
+    return tuple_(Contribution.paid_at, Contribution.id) > tuple_(paid_at, contribution_id)
 
 
 # -- changes that can rewrite history ----------------------------------------------------------
