@@ -83,9 +83,6 @@ def upgrade():
         batch_op.create_index(
             batch_op.f("ix_allocations_contribution_id"), ["contribution_id"], unique=False
         )
-        batch_op.create_index(
-            batch_op.f("ix_allocations_disbursement_id"), ["disbursement_id"], unique=False
-        )
 
     op.create_table(
         "ledger_frontiers",
@@ -169,7 +166,6 @@ def downgrade():
 
     op.drop_table("ledger_frontiers")
     with op.batch_alter_table("allocations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_allocations_disbursement_id"))
         batch_op.drop_index(batch_op.f("ix_allocations_contribution_id"))
 
     op.drop_table("allocations")

@@ -51,7 +51,8 @@ class Allocation(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    disbursement_id: Mapped[int] = mapped_column(ForeignKey("disbursements.id"), index=True)
+    #: Found through the unique (disbursement, contribution) index; no index of its own.
+    disbursement_id: Mapped[int] = mapped_column(ForeignKey("disbursements.id"))
     contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), index=True)
     amount: Mapped[int]
 

@@ -65,13 +65,6 @@ def pool_key(currency: str, case_id: int | None) -> str:
     return f"{currency}:{'general' if case_id is None else case_id}"
 
 
-def in_pool(case_id: int | None):  # noqa: ANN201
-    """SQL: the contributions of one pool, a case's earmarked money or the general fund."""
-    if case_id is None:
-        return Contribution.earmarked_case_id.is_(None)
-    return Contribution.earmarked_case_id == case_id
-
-
 def frontiers_from_allocations() -> dict[str, int]:
     """Each pool's frontier worked out from the allocations themselves: the newest contribution,
     in paid order, that has given anything."""

@@ -3,7 +3,7 @@ disputes, payments recorded late). Each keeps the rows exactly what a full rebui
 
 from datetime import UTC, date
 
-from sqlalchemy import and_, func, insert, or_, select, true, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, true, tuple_, update
 from sqlalchemy.orm import aliased
 
 from pledges.extensions import db
@@ -14,7 +14,6 @@ from pledges.services.ledger.common import (
     frontiers,
     given,
     given_sql,
-    in_pool,
     lock,
     pool_key,
 )
@@ -57,37 +56,61 @@ def _spend(disbursement: Disbursement) -> None:
     disbursement.other_income = remaining
 
 
+def _pool_reads(earmarked: bool) -> tuple:
+    """The statements that read one pool, built once: recording runs them many times a second
+    in a busy fund, and building SQLAlchemy expressions costs more than running them."""
+    pool = (
+        Contribution.earmarked_case_id == bindparam("case_id")
+        if earmarked
+        else Contribution.earmarked_case_id.is_(None)
+    )
+    first = (
+        select(Contribution.id, AVAILABLE)
+        .where(
+            pool,
+            Contribution.currency == bindparam("currency"),
+            Contribution.paid_at < bindparam("before"),
+            AVAILABLE > 0,
+        )
+        .order_by(Contribution.paid_at, Contribution.id)
+        .limit(BATCH)
+    )
+    earlier = aliased(Contribution)
+    last_paid_at = select(earlier.paid_at).where(earlier.id == bindparam("last")).scalar_subquery()
+    following = first.where(
+        tuple_(Contribution.paid_at, Contribution.id) > tuple_(last_paid_at, bindparam("last"))
+    )
+    return first, following
+
+
+_READS = {True: _pool_reads(earmarked=True), False: _pool_reads(earmarked=False)}
+_STOPPED = (
+    select(Contribution.id, AVAILABLE - given_sql(Contribution.id))
+    .join(LedgerFrontier, LedgerFrontier.contribution_id == Contribution.id)
+    .where(LedgerFrontier.pool == bindparam("pool"))
+)
+
+
 def _spend_from_pool(disbursement: Disbursement, case_id: int | None, remaining: int) -> int:
-    currency, before = disbursement.currency, cutoff(disbursement.paid_on)
-    pool = pool_key(currency, case_id)
+    pool = pool_key(disbursement.currency, case_id)
     takes: list[tuple[int, int]] = []
     # Where the pool stopped, and what that contribution has left, in one round trip.
-    stopped = db.session.execute(
-        select(Contribution.id, AVAILABLE - given_sql(Contribution.id))
-        .join(LedgerFrontier, LedgerFrontier.contribution_id == Contribution.id)
-        .where(LedgerFrontier.pool == pool)
-    ).first()
+    stopped = db.session.execute(_STOPPED, {"pool": pool}).first()
     last = None
     if stopped is not None:
         last, left = stopped
         if left > 0:
             takes.append((last, min(left, remaining)))
             remaining -= takes[-1][1]
+    first, following = _READS[case_id is not None]
+    params = {
+        "case_id": case_id,
+        "currency": disbursement.currency,
+        "before": cutoff(disbursement.paid_on),
+    }
     while remaining:
-        query = (
-            select(Contribution.id, AVAILABLE)
-            .where(
-                in_pool(case_id),
-                Contribution.currency == currency,
-                Contribution.paid_at < before,
-                AVAILABLE > 0,
-            )
-            .order_by(Contribution.paid_at, Contribution.id)
-            .limit(BATCH)
-        )
-        if last is not None:
-            query = query.where(after(last))
-        batch = db.session.execute(query).all()
+        query = first if last is None else following
+        batch = db.session.execute(query, {**params, "last": last}).all()
         for contribution_id, available in batch:
             takes.append((contribution_id, min(available, remaining)))
             remaining -= takes[-1][1]
@@ -108,13 +131,6 @@ def _spend_from_pool(disbursement: Disbursement, case_id: int | None, remaining:
                 .values(contribution_id=moved["contribution_id"])
             )
     return remaining
-
-
-def after(contribution_id: int):  # noqa: ANN201
-    """SQL: contributions paid after this one, in the ledger's order (paid at, then id)."""
-    earlier = aliased(Contribution)
-    paid_at = select(earlier.paid_at).where(earlier.id == contribution_id).scalar_subquery()
-    return tuple_(Contribution.paid_at, Contribution.id) > tuple_(paid_at, contribution_id)
 
 
 # -- changes that can rewrite history ----------------------------------------------------------
