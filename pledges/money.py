@@ -3,9 +3,10 @@ what people type and read."""
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 
-from babel.numbers import get_currency_precision
-from flask_babel import format_currency
+from babel.numbers import format_currency, get_currency_precision
+from flask_babel import get_locale
 
 #: What people type: digits, and optionally a decimal point or comma with more digits.
 TYPED_AMOUNT = re.compile(r"\d{1,12}(?:[.,]\d+)?")
@@ -33,4 +34,11 @@ def to_major(minor: int, currency: str) -> Decimal:
 
 def format_money(minor: int, currency: str) -> str:
     """Format for the current locale, e.g. 1500 EUR -> "€15.00"."""
-    return format_currency(to_major(minor, currency), currency)
+    return _formatted(minor, currency, str(get_locale() or "en"))
+
+
+@lru_cache(maxsize=8192)
+def _formatted(minor: int, currency: str, locale: str) -> str:
+    # A supporter's page repeats the same few amounts month after month, and Babel's formatting
+    # is the slowest part of rendering it.
+    return format_currency(to_major(minor, currency), currency, locale=locale)

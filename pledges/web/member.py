@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, render_template
 from flask_login import current_user, login_required
 
+from pledges.models import Supporter
 from pledges.services import attribution, pledges
 from pledges.web.rendering import no_store
 
@@ -17,10 +18,16 @@ def private(response: Response) -> Response:
 @bp.get("/member")
 @login_required
 def home() -> str:
+    supporter = current_supporter()
     return render_template(
         "member/home.html",
-        supporter=current_user,
-        pledges=pledges.of_supporter(current_user),
-        contributions=current_user.contributions,
-        attributions=attribution.for_supporter(current_user),
+        supporter=supporter,
+        pledges=pledges.of_supporter(supporter),
+        contributions=supporter.contributions,
+        attributions=attribution.for_supporter(supporter),
     )
+
+
+def current_supporter() -> Supporter:
+    """The signed-in supporter itself, not the request-bound proxy to them."""
+    return current_user._get_current_object()

@@ -1,7 +1,11 @@
 """What every template may call, and the error pages."""
 
+from datetime import date, datetime
+from functools import lru_cache
+
+from babel.dates import format_date as babel_format_date
 from flask import Flask, render_template
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -10,6 +14,17 @@ from pledges.money import format_money
 
 def current_locale() -> str:
     return str(get_locale() or "en")
+
+
+def format_date(value: date | datetime, format: str = "medium") -> str:  # noqa: A002
+    """A day in the reader's language; times are stored in UTC, and so is the day shown."""
+    day = value.date() if isinstance(value, datetime) else value
+    return _formatted_day(day, format, current_locale())
+
+
+@lru_cache(maxsize=4096)
+def _formatted_day(day: date, format: str, locale: str) -> str:  # noqa: A002
+    return babel_format_date(day, format, locale=locale)
 
 
 def render_error(error: HTTPException) -> tuple[str, int]:
