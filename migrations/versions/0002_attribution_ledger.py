@@ -59,7 +59,6 @@ def upgrade():
 
     op.create_table(
         "allocations",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("disbursement_id", sa.Integer(), nullable=False),
         sa.Column("contribution_id", sa.Integer(), nullable=False),
         sa.Column("amount", sa.Integer(), nullable=False),
@@ -74,10 +73,7 @@ def upgrade():
             ["disbursements.id"],
             name=op.f("fk_allocations_disbursement_id_disbursements"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_allocations")),
-        sa.UniqueConstraint(
-            "disbursement_id", "contribution_id", name=op.f("uq_allocations_disbursement_id")
-        ),
+        sa.PrimaryKeyConstraint("disbursement_id", "contribution_id", name=op.f("pk_allocations")),
     )
     with op.batch_alter_table("allocations", schema=None) as batch_op:
         batch_op.create_index(

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
@@ -32,7 +32,7 @@ class Disbursement(db.Model):
 
     case: Mapped["Case"] = relationship()  # noqa: F821
     allocations: Mapped[list["Allocation"]] = relationship(
-        back_populates="disbursement", order_by="Allocation.id"
+        back_populates="disbursement", order_by="Allocation.contribution_id"
     )
 
     @property
@@ -45,15 +45,14 @@ class Allocation(db.Model):
     """How much of one contribution went into one disbursement: the attribution ledger."""
 
     __tablename__ = "allocations"
-    __table_args__ = (
-        CheckConstraint("amount > 0", name="amount_positive"),
-        UniqueConstraint("disbursement_id", "contribution_id"),
-    )
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    #: Found through the unique (disbursement, contribution) index; no index of its own.
-    disbursement_id: Mapped[int] = mapped_column(ForeignKey("disbursements.id"))
-    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), index=True)
+    # One row per (disbursement, contribution): the pair is the key, and no surrogate id makes
+    # every write maintain one more index.
+    disbursement_id: Mapped[int] = mapped_column(ForeignKey("disbursements.id"), primary_key=True)
+    contribution_id: Mapped[int] = mapped_column(
+        ForeignKey("contributions.id"), primary_key=True, index=True
+    )
     amount: Mapped[int]
 
     disbursement: Mapped[Disbursement] = relationship(back_populates="allocations")

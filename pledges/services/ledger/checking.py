@@ -79,17 +79,17 @@ def _allocations_in_pool_and_time() -> list[str]:
     )
     too_late = paid_day() > Disbursement.paid_on
     rows = db.session.execute(
-        select(Allocation.id, Contribution.id, Disbursement.id, too_late)
+        select(Contribution.id, Disbursement.id, too_late)
+        .select_from(Allocation)
         .join(Contribution, Contribution.id == Allocation.contribution_id)
         .join(Disbursement, Disbursement.id == Allocation.disbursement_id)
         .where(or_(wrong_pool, too_late))
         .limit(SHOWN)
     )
     return [
-        f"allocation {allocation}: contribution {contribution} "
-        + ("was paid after" if late else "is not in the pool of")
-        + f" disbursement {disbursement}"
-        for allocation, contribution, disbursement, late in rows
+        f"allocation of contribution {contribution} to disbursement {disbursement}: "
+        + ("paid after the disbursement's date" if late else "not in the disbursement's pool")
+        for contribution, disbursement, late in rows
     ]
 
 

@@ -80,7 +80,9 @@ def frontiers_from_allocations() -> dict[str, int]:
             )
             .label("rank"),
         )
-        .where(select(Allocation.id).where(Allocation.contribution_id == Contribution.id).exists())
+        .where(
+            select(Allocation.amount).where(Allocation.contribution_id == Contribution.id).exists()
+        )
         .subquery()
     )
     rows = db.session.execute(
