@@ -185,3 +185,21 @@ def test_refund_after_a_disbursement_shows_on_the_member_page(app, client):
     assert table["What you paid"] == "€25.00"
     assert "Medicine in exile (open) Latest: Medicine delivered" not in table
     assert table["Fees taken by the payment processor"] == "€0.73"
+
+
+def test_ledger_check_names_an_allocation_outside_its_pool_or_time(app, runner):
+    fund_with_history(app)
+    with app.app_context():
+        # Hand-edited: the payment made on day 31 is said to have funded the day-10 disbursement.
+        db.session.execute(
+            update(Allocation).where(Allocation.contribution_id == 1).values(contribution_id=4)
+        )
+        db.session.commit()
+
+    result = runner.invoke(args=["pledges", "ledger-check"])
+
+    assert result.exit_code == 1
+    assert (
+        "allocation of contribution 4 to disbursement 1: paid after the disbursement's date"
+        in result.output
+    )
