@@ -65,6 +65,10 @@ def derived_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BABEL_DEFAULT_LOCALE": "en",
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        # Our pages send no Referer (Referrer-Policy: no-referrer), so Flask-WTF's HTTPS check
+        # that the Referer names our host would refuse every form. The token, bound to the
+        # session, and SameSite cookies are the protection.
+        "WTF_CSRF_SSL_STRICT": False,
         "MAIL_SUPPRESS_SEND": False,
     }
 

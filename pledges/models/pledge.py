@@ -5,7 +5,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
-from pledges.models.types import UTCDateTime, utcnow
+from pledges.models.types import EncryptedText, UTCDateTime, utcnow
 
 
 class PledgeStatus(StrEnum):
@@ -58,6 +58,10 @@ class Pledge(db.Model):
     #: Earmark: the case this pledge is for; None means the general fund.
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     next_charge_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The public name typed on the pledge form. It reaches the supporter only once they confirm
+    #: it signed in: the form is public, and a name planted on someone's address would later
+    #: show that they give.
+    requested_public_name: Mapped[str | None] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

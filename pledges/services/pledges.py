@@ -30,8 +30,9 @@ def start_pledge(
         raise ValueError("a pledge amount must be positive")
     if case is not None and case.status != CaseStatus.OPEN:
         raise ValueError("only an open case can be earmarked")
-    supporter = supporters.find_or_create(email, public_name=public_name)
+    supporter = supporters.find_or_create(email)
     pledge = Pledge(
+        requested_public_name=public_name,
         supporter=supporter,
         amount=amount,
         currency=currency,

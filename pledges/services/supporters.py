@@ -20,11 +20,11 @@ def find_by_email(email: str) -> Supporter | None:
     return db.session.scalar(select(Supporter).where(Supporter.email_index == email_index(email)))
 
 
-def find_or_create(email: str, *, public_name: str | None = None, locale: str = "en") -> Supporter:
-    """Return the supporter with this email, creating them if new.
+def find_or_create(email: str, *, locale: str = "en") -> Supporter:
+    """Return the supporter with this email, creating them (anonymous) if new.
 
-    An existing supporter's details are left alone: whoever fills in a public form has not
-    proven they own the address, so they must not be able to rename someone else.
+    Nothing else is taken from a public form: whoever fills it in has not proven they own the
+    address.
     """
     existing = find_by_email(email)
     if existing is not None:
@@ -32,7 +32,6 @@ def find_or_create(email: str, *, public_name: str | None = None, locale: str = 
     supporter = Supporter(
         email_index=email_index(email),
         email=normalize_email(email),
-        public_name=public_name or None,
         locale=locale,
     )
     try:
@@ -44,3 +43,21 @@ def find_or_create(email: str, *, public_name: str | None = None, locale: str = 
         assert found is not None
         return found
     return supporter
+
+
+def requested_names(supporter: Supporter) -> list[tuple[int, str]]:
+    """Public names asked for on the pledge form and not yet confirmed: (pledge id, name)."""
+    return [
+        (pledge.id, pledge.requested_public_name)
+        for pledge in supporter.pledges
+        if pledge.requested_public_name and pledge.status != "pending"
+    ]
+
+
+def settle_public_name(supporter: Supporter, pledge_id: int, *, show: bool) -> None:
+    """The signed-in supporter confirms (or turns down) the name typed on a pledge form."""
+    for pledge in supporter.pledges:
+        if pledge.id == pledge_id and pledge.requested_public_name:
+            if show:
+                supporter.public_name = pledge.requested_public_name
+            pledge.requested_public_name = None

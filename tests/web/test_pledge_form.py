@@ -100,15 +100,17 @@ def test_custom_amount_in_cents_becomes_a_pending_pledge(app, client):
         assert pledge.supporter.public_name is None
 
 
-def test_public_name_is_kept_only_when_chosen(app, client):
+def test_public_name_waits_on_the_pledge_until_its_owner_confirms_it(app, client):
     client.post_form("/pledge", pledge_form(email="a@example.org", public_name="Ignored"))
     client.post_form(
         "/pledge", pledge_form(email="b@example.org", show_name="y", public_name="Rosa")
     )
 
     with app.app_context():
-        assert supporters.find_by_email("a@example.org").public_name is None
-        assert supporters.find_by_email("b@example.org").public_name == "Rosa"
+        assert supporters.find_by_email("a@example.org").pledges[0].requested_public_name is None
+        b = supporters.find_by_email("b@example.org")
+        assert b.public_name is None  # not until b@ confirms it, signed in
+        assert b.pledges[0].requested_public_name == "Rosa"
 
 
 def test_form_cannot_rename_an_existing_supporter(app, client):
@@ -130,12 +132,11 @@ def test_email_and_name_are_encrypted_at_rest(app, client):
     )
 
     with app.app_context():
-        raw = db.session.execute(
-            db.text("SELECT email, email_index, public_name FROM supporters")
-        ).one()
+        raw = db.session.execute(db.text("SELECT email, email_index FROM supporters")).one()
+        name = db.session.execute(db.text("SELECT requested_public_name FROM pledges")).scalar()
     assert "secret.donor" not in raw.email
     assert "secret.donor" not in raw.email_index
-    assert "Rosa" not in raw.public_name
+    assert name and "Rosa" not in name
 
 
 def test_only_open_cases_can_be_earmarked(app, client):

@@ -89,3 +89,19 @@ def test_dev_mail_lists_what_was_sent(app, client, smtp):
     message_path = re.search(r'href="(/dev/mail/[^"]+)"', index)[1]
     message = client.get(message_path).get_data(as_text=True)
     assert re.search(r'<a href="http://pledges.test/login/[\w-]+">', message)
+
+
+def test_forms_work_over_https_without_a_referer(config, make_app):
+    """Our pages send no Referer; a form posted over HTTPS must still be accepted."""
+    app = make_app({**config, "BASE_URL": "https://pledges.test"})
+    client = app.test_client()
+    page = client.get("/login", base_url="https://pledges.test").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "email": "a@example.org"},
+        base_url="https://pledges.test",
+    )
+
+    assert response.status_code == 200
