@@ -121,5 +121,10 @@ def check(config: Mapping[str, Any]) -> None:
             problems.append("SQLite in production needs PLEDGES_ALLOW_SQLITE=1")
         if not config["BASE_URL"].startswith("https://"):
             problems.append("BASE_URL must be https:// in production")
+        if config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+            problems.append(
+                "RATELIMIT_STORAGE_URI must be shared storage in production (e.g. redis://), "
+                "or each gunicorn worker keeps its own limits"
+            )
     if problems:
         raise ConfigError("Pledges will not start: " + "; ".join(problems))

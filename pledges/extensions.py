@@ -33,12 +33,32 @@ db = SQLAlchemy(model_class=Base)
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:  # noqa: ANN001
-    # SQLite checks foreign keys only when asked, per connection; PostgreSQL always does.
+def _sqlite_like_postgresql(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+    """Make SQLite keep the promises PostgreSQL keeps: foreign keys checked, and transactions
+    that begin where SQLAlchemy says, so that a savepoint's release does not commit."""
     if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None  # pysqlite no longer opens transactions itself
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begins(connection) -> None:  # noqa: ANN001
+    if connection.dialect.name == "sqlite":
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def begin_writing() -> None:
+    """Start the session's next transaction as one that will write.
+
+    SQLite then takes its write lock at once (BEGIN IMMEDIATE): two workers that each read
+    and then write would otherwise deadlock, and one would fail after it had already sent an
+    email. PostgreSQL ignores the option; its row locks do this job.
+    """
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 migrate = Migrate()

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from pledges.extensions import db
 from pledges.models import Pledge, PledgeStatus, StripeEvent
 from pledges.payments.stripe_gateway import StripeGateway
@@ -17,7 +19,6 @@ Handler = Callable[[dict[str, Any], StripeGateway], None]
 
 STATUS_FROM_STRIPE = {
     "active": PledgeStatus.ACTIVE,
-    "trialing": PledgeStatus.ACTIVE,
     "past_due": PledgeStatus.PAST_DUE,
     "unpaid": PledgeStatus.PAST_DUE,
     "paused": PledgeStatus.PAUSED,
@@ -106,17 +107,19 @@ def _invoice_paid(event_invoice: dict[str, Any], gateway: StripeGateway) -> None
         pledge, subscription_id=subscription_id, customer_id=_id(invoice.get("customer"))
     )
     if invoice.get("amount_paid", 0) > 0:
-        fee, charge_id = gateway.fetch_invoice_fee(invoice["id"])
+        charge = gateway.fetch_invoice_charge(invoice["id"])
         paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice["created"]
-        pledges.record_payment(
+        contribution = pledges.record_payment(
             pledge,
             payment_id=invoice["id"],
             gross=invoice["amount_paid"],
-            fee=fee,
+            fee=charge.fee,
             paid_at=from_timestamp(paid_at),
-            charge_id=charge_id,
+            charge_id=charge.charge_id,
             receipt_url=invoice.get("hosted_invoice_url"),
         )
+        if charge.refunded or charge.disputed:
+            ledger.take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
     if subscription_id:
         sync_subscription(pledge, gateway, subscription_id)
 
@@ -151,6 +154,15 @@ def _dispute_created(dispute: dict[str, Any], gateway: StripeGateway) -> None:
         ledger.take_back(contribution, disputed=dispute["amount"])
 
 
+def _dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
+    """A dispute the fund won gives the money back to the payment, and so to the ledger."""
+    if dispute.get("status") != "won":
+        return
+    contribution = pledges.find_contribution_by_charge(_id(dispute.get("charge")) or "")
+    if contribution is not None:
+        ledger.reinstate(contribution)
+
+
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": _checkout_completed,
     "invoice.paid": _invoice_paid,
@@ -159,6 +171,7 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.deleted": _subscription_changed,
     "charge.refunded": _charge_refunded,
     "charge.dispute.created": _dispute_created,
+    "charge.dispute.closed": _dispute_closed,
 }
 
 
@@ -170,9 +183,17 @@ def handle(event: dict[str, Any], gateway: StripeGateway) -> str:
     """
     if db.session.get(StripeEvent, event["id"]) is not None:
         return "duplicate"
-    db.session.add(
-        StripeEvent(id=event["id"], type=event["type"], created_at=from_timestamp(event["created"]))
-    )
+    try:
+        # Written first, in a savepoint: a second delivery of the same event running at the
+        # same moment waits here for the first, then sees it, and does nothing.
+        with db.session.begin_nested():
+            db.session.add(
+                StripeEvent(
+                    id=event["id"], type=event["type"], created_at=from_timestamp(event["created"])
+                )
+            )
+    except IntegrityError:
+        return "duplicate"
     handler = HANDLERS.get(event["type"])
     if handler is None:
         return "ignored"

@@ -2,6 +2,7 @@
 handling trusts more than the order events arrive in."""
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import stripe
@@ -108,12 +109,13 @@ class StripeGateway:
     def fetch_invoice(self, invoice_id: str) -> dict[str, Any]:
         return self.client.v1.invoices.retrieve(invoice_id).to_dict()
 
-    def fetch_invoice_fee(self, invoice_id: str) -> tuple[int, str | None]:
-        """The processor's fee on a paid invoice and the charge that carried it.
+    def fetch_invoice_charge(self, invoice_id: str) -> "ChargeFacts":
+        """What the ledger needs of a paid invoice's charge: the processor's fee, and anything
+        already taken back, since a refund's own event may have come first.
 
         Since the 2025 API versions an invoice reaches its charge through its payments.
         """
-        fee, charge_id = 0, None
+        facts = ChargeFacts()
         payments = self.client.v1.invoice_payments.list(
             params={"invoice": invoice_id, "status": "paid"}
         )
@@ -128,6 +130,17 @@ class StripeGateway:
                 params={"expand": ["latest_charge.balance_transaction"]},
             ).to_dict()
             charge = intent.get("latest_charge") or {}
-            charge_id = charge.get("id")
-            fee += (charge.get("balance_transaction") or {}).get("fee", 0)
-        return fee, charge_id
+            facts.charge_id = charge.get("id")
+            facts.fee += (charge.get("balance_transaction") or {}).get("fee", 0)
+            facts.refunded += charge.get("amount_refunded", 0)
+            if charge.get("disputed"):
+                facts.disputed += charge.get("amount", 0) - charge.get("amount_refunded", 0)
+        return facts
+
+
+@dataclass
+class ChargeFacts:
+    fee: int = 0
+    charge_id: str | None = None
+    refunded: int = 0
+    disputed: int = 0

@@ -9,9 +9,10 @@ from typing import Any
 
 from flask import current_app
 from flask_mail import Message
-from sqlalchemy import select
+from sqlalchemy import select, true, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from pledges.extensions import db, mail
+from pledges.extensions import begin_writing, db, mail
 from pledges.models import OutboxEmail, OutboxStatus
 from pledges.models.types import utcnow
 from pledges.services import emails
@@ -19,6 +20,8 @@ from pledges.services import emails
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+#: How long a claimed email is left to the worker that claimed it.
+CLAIM_LEASE = timedelta(minutes=10)
 
 
 def enqueue(
@@ -38,7 +41,13 @@ def enqueue(
         context=context or {},
         message_id=f"<{uuid.uuid4().hex}@{domain}>",
     )
-    db.session.add(row)
+    try:
+        # A transaction queueing the same key at the same moment wins; this one goes on
+        # without the email instead of failing whole.
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        return None
     return row
 
 
@@ -60,16 +69,41 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** (attempts - 1), 60))
 
 
-def _claim_next(now: datetime) -> OutboxEmail | None:
-    # SKIP LOCKED lets several workers drain the queue at once on PostgreSQL; SQLite has a
-    # single writer and ignores the clause.
-    return db.session.scalar(
-        select(OutboxEmail)
-        .where(OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
-        .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
+def _claim_next(now: datetime, passed: set[int]) -> OutboxEmail | None:
+    """Take the next due email for this worker alone, committed before anything is sent.
+
+    The claim moves the email's next attempt a lease ahead, so another worker, on PostgreSQL
+    (SKIP LOCKED) or SQLite (no row locks at all), skips it; a worker that dies mid-send
+    leaves it to be retried when the lease runs out.
+    """
+    due = (OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
+    while True:
+        begin_writing()
+        candidate = db.session.scalar(
+            select(OutboxEmail.id)
+            .where(*due, OutboxEmail.id.not_in(passed) if passed else true())
+            .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if candidate is None:
+            db.session.rollback()
+            return None
+        try:
+            claimed = db.session.execute(
+                update(OutboxEmail)
+                .where(OutboxEmail.id == candidate, *due)
+                .values(next_attempt_at=now + CLAIM_LEASE)
+            ).rowcount
+            db.session.commit()
+        except OperationalError:
+            # SQLite refuses one of two workers claiming at once; that one stops for now.
+            db.session.rollback()
+            return None
+        passed.add(candidate)
+        if claimed:
+            begin_writing()  # the sending transaction: it writes the outcome, and maybe a token
+            return db.session.get(OutboxEmail, candidate)
 
 
 def _message(row: OutboxEmail, rendered: emails.RenderedEmail) -> Message:
@@ -90,13 +124,11 @@ def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport
     """Send what is due, one row per transaction, so a crash loses nothing and repeats little."""
     report = DeliveryReport()
     now = now or utcnow()
-    seen: set[int] = set()
+    passed: set[int] = set()
     while report.handled < limit:
-        row = _claim_next(now)
-        if row is None or row.id in seen:
-            db.session.rollback()
+        row = _claim_next(now, passed)
+        if row is None:
             break
-        seen.add(row.id)
         row_id = row.id
         try:
             rendered = emails.render(row)
@@ -125,6 +157,7 @@ def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport
 
 
 def _record_failure(row_id: int, error: str, now: datetime) -> None:
+    begin_writing()
     row = db.session.get(OutboxEmail, row_id)
     if row is None:
         return

@@ -52,6 +52,7 @@ def pay(session: str) -> ResponseReturnValue:
     opened, pledge = _open(session)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    db.session.refresh(pledge, with_for_update=True)  # a double click pays once
     if pledge.status == PledgeStatus.PENDING:
         _demo_gateway().pay(pledge)
         db.session.commit()

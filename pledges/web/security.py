@@ -34,6 +34,8 @@ def add_security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+    # Pages carry a CSRF token bound to the visitor's session: no shared cache may keep them.
+    response.headers.setdefault("Cache-Control", "private, no-cache")
     if current_app.config["PLEDGES_ENV"] == "production":
         response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return response

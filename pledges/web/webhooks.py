@@ -3,7 +3,6 @@
 import logging
 
 from flask import Blueprint, abort, request
-from sqlalchemy.exc import IntegrityError
 
 from pledges.extensions import csrf, db
 from pledges.payments import gateway, stripe_events
@@ -27,10 +26,6 @@ def stripe_webhook() -> tuple[dict, int]:
     try:
         outcome = stripe_events.handle(event, stripe)
         db.session.commit()
-    except IntegrityError:
-        # The same event delivered twice at once: the other delivery recorded it.
-        db.session.rollback()
-        outcome = "duplicate"
     except Exception:
         # Nothing is kept, so Stripe's retry starts from a clean slate.
         db.session.rollback()

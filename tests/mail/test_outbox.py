@@ -119,3 +119,41 @@ def test_deliver_mail_command(app, runner, smtp):
 def test_unknown_kind_is_refused_at_queue_time(app):
     with app.app_context(), pytest.raises(ValueError, match="unknown email kind"):
         mail_outbox.enqueue("no-such-kind", recipient="a@example.org", dedupe_key="x")
+
+
+def test_two_workers_at_once_send_each_email_once(app, smtp):
+    import threading
+    import time
+
+    with app.app_context():
+        for number in range(8):
+            pledge = make_pledge(make_supporter(f"worker{number}@example.org"))
+            mail_outbox.enqueue(
+                "welcome",
+                recipient=f"worker{number}@example.org",
+                dedupe_key=f"welcome:{pledge.id}",
+                context={"pledge_id": pledge.id},
+            )
+        db.session.commit()
+    barrier = threading.Barrier(2)
+
+    def work() -> None:
+        with app.app_context():
+            barrier.wait()
+            for _ in range(20):  # like a worker's watch loop
+                mail_outbox.deliver_due()
+                time.sleep(0.01)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert sorted(m["To"] for m in smtp.messages) == sorted(
+        f"worker{n}@example.org" for n in range(8)
+    )
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxEmail)).all()
+        assert {row.status for row in rows} == {OutboxStatus.SENT}
+        assert {row.attempts for row in rows} == {1}

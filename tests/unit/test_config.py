@@ -12,6 +12,7 @@ PRODUCTION = {
     "PAYMENTS": "stripe",
     "STRIPE_SECRET_KEY": "sk_live_x",
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
 }
 
 
@@ -37,6 +38,7 @@ def test_a_complete_production_configuration_starts():
         ({"STRIPE_SECRET_KEY": ""}, "STRIPE_SECRET_KEY"),
         ({"STRIPE_WEBHOOK_SECRET": ""}, "STRIPE_WEBHOOK_SECRET"),
         ({"PLEDGES_ENV": "staging"}, "PLEDGES_ENV"),
+        ({"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI"),
     ],
 )
 def test_production_refuses_an_unsafe_configuration(change, complaint):

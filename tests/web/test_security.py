@@ -64,6 +64,7 @@ def production_config(config) -> dict:
         "STRIPE_SECRET_KEY": "sk_test_x",
         "STRIPE_WEBHOOK_SECRET": "whsec_x",
         "PLEDGES_ALLOW_SQLITE": True,
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
     }
 
 

@@ -16,6 +16,7 @@ from pledges.services.ledger.rebuilding import RebuildReport, rebuild
 from pledges.services.ledger.recording import (
     place_late_contribution,
     record_disbursement,
+    reinstate,
     take_back,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "place_late_contribution",
     "rebuild",
     "record_disbursement",
+    "reinstate",
     "take_back",
 ]

@@ -162,6 +162,13 @@ def take_back(
     rebuild(since=tuple(first))
 
 
+def reinstate(contribution: Contribution) -> None:
+    """A dispute the fund won: the money is the fund's again, and may fund what came after."""
+    contribution.disputed = 0
+    db.session.flush()
+    place_late_contribution(contribution)
+
+
 def place_late_contribution(contribution: Contribution) -> None:
     """A payment recorded after disbursements dated on or after it may change who funded them.
 
@@ -170,6 +177,9 @@ def place_late_contribution(contribution: Contribution) -> None:
     """
     if contribution.available == 0:
         return
+    # Under the ledger lock before looking: a disbursement being recorded at this moment must
+    # either see this payment or be seen by this check.
+    lock()
     pool_matches = (
         true()
         if contribution.earmarked_case_id is None
@@ -186,7 +196,6 @@ def place_late_contribution(contribution: Contribution) -> None:
     ).all()
     for disbursement in candidates:
         if disbursement.other_income > 0 or _spent_after(disbursement, contribution):
-            lock()
             rebuild(since=disbursement.ledger_key)
             return
 
