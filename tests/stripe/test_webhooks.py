@@ -243,3 +243,39 @@ def test_dispute_withdraws_the_contribution(app, checkout, fake_stripe, post_web
     with app.app_context():
         contribution = db.session.scalar(select(Contribution))
         assert (contribution.disputed, contribution.available) == (2000, 0)
+
+
+def test_refund_that_arrived_before_its_payment_is_not_lost(
+    app, checkout, fake_stripe, post_webhook
+):
+    charge = fake_stripe.refund(checkout["invoice"]["id"], amount=500)
+    assert (
+        post_webhook(fake_stripe.event("charge.refunded", charge)).status_code == 200
+    )  # no payment yet
+
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert contribution.refunded == 500
+
+
+def test_dispute_won_gives_the_money_back_to_the_ledger(app, checkout, fake_stripe, post_webhook):
+    from pledges.services import ledger
+    from tests.factories import make_case
+
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"])
+    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
+    with app.app_context():
+        ledger.record_disbursement(make_case(), 10_00, date.today())
+        db.session.commit()
+        assert ledger.given(1) == 0
+
+    dispute["status"] = "won"
+    assert post_webhook(fake_stripe.event("charge.dispute.closed", dispute)).status_code == 200
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.disputed, ledger.given(contribution.id)) == (0, 10_00)
+        assert ledger.check() == []
