@@ -10,7 +10,7 @@ from pledges.models import Contribution, Disbursement
 from pledges.payments.demo_gateway import DemoGateway
 from pledges.services import ledger
 from tests.factories import make_case, make_pledge, make_supporter
-from tests.ledger.history import disburse, other_income, pay, rows
+from tests.ledger.history import disburse, on, other_income, pay, rows
 
 
 def test_earmarked_first_then_the_general_pool_oldest_first(app):
@@ -158,8 +158,6 @@ def test_two_organizers_at_the_same_moment_never_spend_a_contribution_twice(app)
             except Exception as error:  # noqa: BLE001 - SQLite refuses the second writer
                 db.session.rollback()
                 errors.append(error)
-
-    from tests.ledger.history import on
 
     threads = [threading.Thread(target=record) for _ in range(2)]
     for thread in threads:
