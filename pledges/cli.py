@@ -12,6 +12,9 @@ from tqdm import tqdm
 from pledges.extensions import db
 from pledges.models import Case
 from pledges.money import format_money, to_minor
+from pledges.payments import gateway
+from pledges.payments.stripe_gateway import StripeGateway
+from pledges.payments.stripe_sync import sync
 from pledges.services import demo_data, ledger, mail_outbox
 
 pledges_cli = AppGroup("pledges", help="Run the fund: demo data, mail, the ledger.")
@@ -48,6 +51,22 @@ def deliver_mail(watch: bool, interval: float) -> None:
         if not watch:
             raise SystemExit(1 if report.failed else 0)
         time.sleep(interval)
+
+
+@pledges_cli.command("sync-stripe")
+def sync_stripe() -> None:
+    """Reconcile pledges with Stripe: subscriptions' states and any paid invoice not recorded."""
+    stripe = gateway()
+    if not isinstance(stripe, StripeGateway):
+        raise click.UsageError("sync-stripe needs PAYMENTS=stripe")
+    report = sync(stripe)
+    click.echo(
+        f"stripe: {report.pledges} pledges checked, {report.payments_recorded} payments recorded"
+    )
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+    if report.errors:
+        raise SystemExit(1)
 
 
 @pledges_cli.command("record-disbursement")

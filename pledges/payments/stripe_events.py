@@ -95,7 +95,11 @@ def _subscription_of(invoice: dict[str, Any]) -> tuple[str | None, dict | None]:
 
 
 def _invoice_paid(event_invoice: dict[str, Any], gateway: StripeGateway) -> None:
-    invoice = gateway.fetch_invoice(event_invoice["id"])
+    apply_paid_invoice(gateway.fetch_invoice(event_invoice["id"]), gateway)
+
+
+def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
+    """Record a paid invoice (as Stripe holds it now) against its pledge, once."""
     if invoice.get("status") != "paid":
         return
     subscription_id, metadata = _subscription_of(invoice)
@@ -106,7 +110,7 @@ def _invoice_paid(event_invoice: dict[str, Any], gateway: StripeGateway) -> None
     pledges.link_subscription(
         pledge, subscription_id=subscription_id, customer_id=_id(invoice.get("customer"))
     )
-    if invoice.get("amount_paid", 0) > 0:
+    if invoice.get("amount_paid", 0) > 0 and not pledges.is_recorded(invoice["id"]):
         charge = gateway.fetch_invoice_charge(invoice["id"])
         paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice["created"]
         contribution = pledges.record_payment(

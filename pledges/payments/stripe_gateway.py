@@ -103,6 +103,19 @@ class StripeGateway:
     def fetch_subscription(self, subscription_id: str) -> dict[str, Any]:
         return self.client.v1.subscriptions.retrieve(subscription_id).to_dict()
 
+    def paid_invoices(self, subscription_id: str) -> list[dict[str, Any]]:
+        invoices = self.client.v1.invoices.list(
+            params={"subscription": subscription_id, "status": "paid", "limit": 100}
+        )
+        return [invoice.to_dict() for invoice in invoices.auto_paging_iter()]
+
+    def find_subscription_for(self, pledge_id: int) -> str | None:
+        """The subscription a checkout made for this pledge, found by its metadata."""
+        found = self.client.v1.subscriptions.search(
+            params={"query": f"metadata['pledge_id']:'{pledge_id}'"}
+        )
+        return found.data[0].id if found.data else None
+
     def fetch_charge(self, charge_id: str) -> dict[str, Any]:
         return self.client.v1.charges.retrieve(charge_id).to_dict()
 

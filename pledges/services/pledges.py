@@ -51,6 +51,15 @@ def find_by_subscription(subscription_id: str) -> Pledge | None:
     )
 
 
+def is_recorded(payment_id: str) -> bool:
+    return (
+        db.session.scalar(
+            select(Contribution.id).where(Contribution.provider_payment_id == payment_id)
+        )
+        is not None
+    )
+
+
 def find_contribution_by_charge(charge_id: str) -> Contribution | None:
     return db.session.scalar(
         select(Contribution).where(Contribution.provider_charge_id == charge_id)

@@ -132,6 +132,23 @@ class FakeStripe:
                 **{key: params.get(key) for key in ("mode", "client_reference_id", "metadata")},
             }
             return 200, self._store("checkout.session", session)
+        if method == "GET" and path == "/v1/subscriptions/search":
+            wanted = re.fullmatch(r"metadata\['pledge_id'\]:'(\d+)'", params.get("query", ""))
+            found = [
+                s
+                for s in self.objects["subscription"].values()
+                if wanted and s["metadata"].get("pledge_id") == wanted[1]
+            ]
+            return 200, {"object": "search_result", "data": found, "has_more": False, "url": path}
+        if method == "GET" and path == "/v1/invoices":
+            found = [
+                i
+                for i in self.objects["invoice"].values()
+                if i["status"] == params.get("status")
+                and i["parent"]["subscription_details"]["subscription"]
+                == params.get("subscription")
+            ]
+            return 200, {"object": "list", "data": found, "has_more": False, "url": path}
         if method == "GET" and path == "/v1/invoice_payments":
             invoice_id = params.get("invoice")
             found = [
