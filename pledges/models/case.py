@@ -41,7 +41,3 @@ class Case(db.Model):
     updates: Mapped[list["CaseUpdate"]] = relationship(  # noqa: F821
         back_populates="case", order_by="CaseUpdate.published_at.desc()"
     )
-
-    @property
-    def is_public(self) -> bool:
-        return self.status != CaseStatus.DRAFT

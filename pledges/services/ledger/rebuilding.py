@@ -154,10 +154,6 @@ class Changes:
     #: pool -> last contribution given from, as far as the replay went.
     frontiers: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def empty(self) -> bool:
-        return not (self.inserted or self.deleted or self.resized or self.other_income)
-
 
 def _compare(spent: Iterator[Spent], stored: Iterator[tuple[int, dict[int, int]]]) -> Changes:
     changes = Changes([], [], [], {})
