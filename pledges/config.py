@@ -69,6 +69,9 @@ def derived_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         # that the Referer names our host would refuse every form. The token, bound to the
         # session, and SameSite cookies are the protection.
         "WTF_CSRF_SSL_STRICT": False,
+        # The token is bound to the session; an hour's limit only loses what a supporter typed
+        # into a tab left open.
+        "WTF_CSRF_TIME_LIMIT": None,
         "MAIL_SUPPRESS_SEND": False,
     }
 

@@ -58,8 +58,18 @@ class PledgeForm(FlaskForm):
 
     def validate_amount(self, field: RadioField) -> None:
         typed = (self.custom_amount.data or "").strip()
-        # A custom amount wins even if "Other" was not ticked: that is what the person meant.
-        value = typed if typed or field.data == "custom" else field.data
+        if field.data == "custom":
+            value = typed
+        elif typed and typed != field.data:
+            # Both a preset and a different typed amount: never guess which one to charge.
+            raise ValidationError(
+                _l(
+                    "Choose “Other” to give the amount you typed, "
+                    "or clear it to give the one ticked."
+                )
+            )
+        else:
+            value = field.data
         if not value:
             raise ValidationError(_l("Enter an amount."))
         try:

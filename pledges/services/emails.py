@@ -22,7 +22,12 @@ class RenderedEmail:
 
 
 def _render(template: str, subject: str, **context: object) -> RenderedEmail:
-    context = {"fund_name": current_app.config["FUND_NAME"], "subject": subject, **context}
+    context = {
+        "fund_name": current_app.config["FUND_NAME"],
+        "subject": subject,
+        "login_url": url_for("auth.login", _external=True),
+        **context,
+    }
     return RenderedEmail(
         subject=subject,
         text=render_template(f"email/{template}.txt", **context),

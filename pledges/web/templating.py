@@ -4,9 +4,10 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from babel.dates import format_date as babel_format_date
-from flask import Flask, render_template
+from flask import Flask, Response, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from pledges.money import format_money
@@ -27,17 +28,36 @@ def _formatted_day(day: date, format: str, locale: str) -> str:  # noqa: A002
     return babel_format_date(day, format, locale=locale)
 
 
-def render_error(error: HTTPException) -> tuple[str, int]:
+def render_error(error: HTTPException) -> Response:
+    """An error page. For an htmx request it replaces the whole page, not the fragment that
+    asked (a form would otherwise show a page inside itself)."""
     messages = {
         404: (_("Not found"), _("There is nothing at this address.")),
         410: (_("Gone"), _("This link is no longer valid.")),
         429: (
             _("Too many attempts"),
-            _("Please wait a little before trying again. This protects supporters' accounts."),
+            _(
+                "Please wait before trying again (at most an hour). "
+                "This protects supporters' accounts."
+            ),
         ),
     }
-    title, message = messages.get(error.code or 500, (error.name, error.description or ""))
-    return render_template("error.html", title=title, message=message), error.code or 500
+    if isinstance(error, CSRFError):
+        title, message = (
+            _("Please try again"),
+            _(
+                "This page was open for a long time, or your browser forgot its session. "
+                "Go back, reload the page and send it again."
+            ),
+        )
+    else:
+        title, message = messages.get(error.code or 500, (error.name, error.description or ""))
+    response = make_response(render_template("error.html", title=title, message=message))
+    response.status_code = error.code or 500
+    if request.headers.get("HX-Request"):
+        response.headers["HX-Retarget"] = "body"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
 
 
 def init_app(app: Flask) -> None:

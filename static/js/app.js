@@ -51,3 +51,20 @@
     custom.focus();
   });
 })();
+
+// The amount a supporter sees ticked is the amount charged: typing an amount ticks "Other",
+// and ticking a preset clears what was typed.
+(function () {
+  "use strict";
+  document.addEventListener("input", function (event) {
+    if (event.target.name !== "custom_amount") return;
+    var other = event.target.form.querySelector("[name=amount][value=custom]");
+    if (other && event.target.value.trim() !== "") other.checked = true;
+  });
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input.name !== "amount" || input.value === "custom") return;
+    var custom = input.form.querySelector("[name=custom_amount]");
+    if (custom) custom.value = "";
+  });
+})();

@@ -55,7 +55,7 @@ def test_newcomer_pledges_and_reaches_their_member_page(app, live_server, page, 
     expect(page.get_by_role("link", name="Protective gear for volunteer medics")).to_be_visible()
     expect(page.locator("#payments tbody tr")).to_have_count(1)
     # No disbursement yet: all of it waits in the fund, less the card fee.
-    expect(page.locator("#where")).to_contain_text("Still in the fund, waiting for the next case")
+    expect(page.locator("#where")).to_contain_text("Still in the fund, waiting for the next payout")
     expect(page.locator("#where")).to_contain_text("€19.45")
 
     assert [url for url in page.requested_urls if not url.startswith(live_server)] == []

@@ -65,7 +65,7 @@ def test_member_sees_where_their_money_went_to_the_cent(app, client):
     # earmarked 4.67, then 3.33 of Rosa's. My second 10.00 came after both.
     assert table["Medicine in exile (open) Latest: Medicine delivered"] == "€9.60"
     assert table["Lawyers after the attack (open)"] == "€4.67"
-    assert table["Still in the fund, waiting for the next case"] == "€9.60"
+    assert table["Still in the fund, waiting for the next payout"] == "€9.60"
     assert table["Fees taken by the payment processor"] == "€1.13"
     assert table["What you paid"] == "€25.00"
     assert "it was honoured: €4.67 of your money has been paid out to it, and €0.00 waits" in page

@@ -53,6 +53,11 @@ def test_income_helper_never_sends_the_income(client):
             "Enter an amount like 12 or 12.50",
         ),
         ({"amount": "custom", "custom_amount": ""}, "amount", "Enter an amount."),
+        (
+            {"amount": "5", "custom_amount": "25"},
+            "amount",
+            "Choose “Other” to give the amount you typed",
+        ),
         ({"email": "not-an-address"}, "email", "Enter a valid email address."),
         ({"email": ""}, "email", "Enter your email address."),
         ({"show_name": "y", "public_name": ""}, "public_name", "Enter the name to show"),
@@ -147,3 +152,17 @@ def test_only_open_cases_can_be_earmarked(app, client):
 
     assert response.status_code == 422
     assert count(app, Pledge) == 0
+
+
+def test_untouched_fields_are_not_marked_invalid(client):
+    page = client.get("/pledge").get_data(as_text=True)
+
+    assert "aria-invalid" not in page
+    assert '="None"' not in page
+
+
+def test_the_ticked_amount_is_charged_when_the_typed_one_matches(app, client):
+    client.post_form("/pledge", pledge_form(amount="20", custom_amount="20"))
+
+    with app.app_context():
+        assert db.session.scalar(select(Pledge)).amount == 20_00

@@ -106,3 +106,13 @@ def test_forms_work_over_https_without_a_referer(config, make_app):
     )
 
     assert response.status_code == 200
+
+
+def test_an_error_answering_htmx_replaces_the_page_not_the_form(client):
+    response = client.post(
+        "/pledge", data={"email": "a@example.org"}, headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 400
+    assert response.headers["HX-Retarget"] == "body"
+    assert "reload the page and send it again" in response.get_data(as_text=True)
