@@ -77,10 +77,13 @@ def sync_stripe() -> None:
 )
 @click.option("--note", default="", help="What the money paid for, for the books.")
 def record_disbursement(case_slug: str, amount: str, paid_on, note: str) -> None:  # noqa: ANN001
-    """Record money paid to a case, e.g. `record-disbursement legal-defence 450.00`."""
+    """Record money paid to a case, e.g. `record-disbursement medication-in-exile 450.00`."""
     case = db.session.scalar(select(Case).where(Case.slug == case_slug))
     if case is None:
-        raise click.BadParameter(f"no case with the slug {case_slug!r}", param_hint="CASE_SLUG")
+        slugs = ", ".join(db.session.scalars(select(Case.slug).order_by(Case.slug))) or "none yet"
+        raise click.BadParameter(
+            f"no case with the slug {case_slug!r}; cases: {slugs}", param_hint="CASE_SLUG"
+        )
     try:
         minor = to_minor(amount, case.currency)
     except ValueError as error:
@@ -90,6 +93,8 @@ def record_disbursement(case_slug: str, amount: str, paid_on, note: str) -> None
     if minor <= 0:
         raise click.BadParameter("the amount must be positive", param_hint="AMOUNT")
     day = paid_on.date() if paid_on else date.today()
+    if day > date.today():
+        raise click.BadParameter("a disbursement cannot be paid in the future", param_hint="--date")
     disbursement = ledger.record_disbursement(case, minor, day, note)
     db.session.commit()
     covered = disbursement.amount - disbursement.other_income

@@ -79,6 +79,12 @@ def sign_in(token: str) -> Response:
     return redirect(url_for("member.home"), code=303)
 
 
+@bp.get("/logout")
+def logout_page() -> str:
+    """Someone typing the address gets a button, not "Method Not Allowed"."""
+    return render_template("auth/logout.html", form=ConfirmForm())
+
+
 @bp.post("/logout")
 @login_required
 def logout() -> Response:

@@ -137,6 +137,11 @@ def test_record_disbursement_refuses_bad_input_and_records_nothing(app, runner):
 
     unknown = runner.invoke(args=["pledges", "record-disbursement", "no-such-case", "10"])
     assert unknown.exit_code != 0 and "no case with the slug" in unknown.output
+    assert "lawyers, medicine" in unknown.output
+    future = runner.invoke(
+        args=["pledges", "record-disbursement", "medicine", "10", "--date", "2999-01-01"]
+    )
+    assert future.exit_code != 0 and "in the future" in future.output
     bad_amount = runner.invoke(args=["pledges", "record-disbursement", "medicine", "ten"])
     assert bad_amount.exit_code != 0 and "450.00" in bad_amount.output
     rebuilt = runner.invoke(args=["pledges", "reallocate"])

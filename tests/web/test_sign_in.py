@@ -143,3 +143,10 @@ def test_member_sees_only_their_own_pledge(app, client, smtp):
     assert "€7.00 a month" in body
     assert "€99.00" not in body
     assert "other@example.org" not in body
+
+
+def test_typing_the_sign_out_address_offers_a_button(client):
+    page = client.get("/logout")
+
+    assert page.status_code == 200
+    assert "You are signed out" in page.get_data(as_text=True)
