@@ -88,12 +88,26 @@ def fill_development_secrets(config: dict[str, Any], instance_path: str) -> None
         return
     path = Path(instance_path) / "dev-secrets.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    stored = json.loads(path.read_text()) if path.exists() else {}
+    stored = _read_or_create_secrets(path)
     for name in missing:
-        stored.setdefault(name, secrets.token_urlsafe(32))
         config[name] = stored[name]
-    path.write_text(json.dumps(stored))
-    os.chmod(path, 0o600)
+
+
+def _read_or_create_secrets(path: Path) -> dict[str, str]:
+    """Several processes start at once (gunicorn's workers, the mail worker): the file is
+    created whole or not at all, and the first to create it wins for everyone."""
+    if not path.exists():
+        fresh = {name: secrets.token_urlsafe(32) for name in ("SECRET_KEY", "PLEDGES_DATA_KEY")}
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        draft.write_text(json.dumps(fresh))
+        os.chmod(draft, 0o600)
+        try:
+            os.link(draft, path)  # atomic, and refuses to replace another process's file
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return json.loads(path.read_text())
 
 
 def check(config: Mapping[str, Any]) -> None:

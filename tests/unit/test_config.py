@@ -67,3 +67,18 @@ def test_production_never_invents_secrets(tmp_path):
     config = settings.from_environment({"PLEDGES_ENV": "production"}, str(tmp_path))
     settings.fill_development_secrets(config, str(tmp_path))
     assert config["SECRET_KEY"] == ""
+
+
+def test_processes_starting_together_share_one_set_of_secrets(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def start() -> str:
+        config = settings.from_environment({}, str(tmp_path))
+        settings.fill_development_secrets(config, str(tmp_path))
+        return config["SECRET_KEY"] + config["PLEDGES_DATA_KEY"]
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: start(), range(32)))
+
+    assert len(keys) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["dev-secrets.json"]
