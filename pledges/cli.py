@@ -116,9 +116,15 @@ def reallocate() -> None:
 
         report = ledger.rebuild(progress=progress)
     db.session.commit()
+    changed = report.allocations_written + report.allocations_removed
     click.echo(
         f"ledger rebuilt: {report.disbursements} disbursements; "
-        f"{report.allocations_written} allocations written, {report.allocations_removed} removed"
+        + (
+            f"{report.allocations_written} allocations written, "
+            f"{report.allocations_removed} removed"
+            if changed
+            else "every allocation was already right, nothing changed"
+        )
     )
 
 

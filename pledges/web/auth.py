@@ -25,9 +25,16 @@ def _address_key() -> str:
     return "address:" + supporters.email_index(request.form.get("email", ""))
 
 
-def _login_page(form: EmailForm, status: int = 200, sent: bool = False) -> Response:
+def _login_page(
+    form: EmailForm, status: int = 200, sent: bool = False, email: str = ""
+) -> Response:
     return render_partial(
-        "auth/_login.html", page="auth/login.html", status=status, form=form, sent=sent
+        "auth/_login.html",
+        page="auth/login.html",
+        status=status,
+        form=form,
+        sent=sent,
+        email=email,
     )
 
 
@@ -51,7 +58,7 @@ def request_link() -> Response:
         dedupe_key=f"sign-in:{uuid.uuid4().hex}",
     )
     db.session.commit()
-    return _login_page(EmailForm(formdata=None), sent=True)
+    return _login_page(EmailForm(formdata=None), sent=True, email=form.email.data)
 
 
 @bp.get("/login/<token>")

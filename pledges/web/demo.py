@@ -3,6 +3,8 @@
 import mailbox
 import os
 import re
+from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.message import Message
 
 from flask import Blueprint, abort, current_app, redirect, render_template
@@ -85,10 +87,23 @@ def linkify(text: str) -> Markup:
     return Markup(URL.sub(lambda match: f'<a href="{match[0]}">{match[0]}</a>', escaped))  # noqa: S704
 
 
+def _header(message: Message, name: str) -> str:
+    return str(make_header(decode_header(message.get(name, ""))))
+
+
 @bp.get("/dev/mail")
 def mail_index() -> str:
     box = _maildir()
-    messages = sorted(box.items(), key=lambda item: item[1].get_date(), reverse=True)
+    messages = [
+        {
+            "key": key,
+            "to": _header(message, "To"),
+            "subject": _header(message, "Subject"),
+            "received": datetime.fromtimestamp(message.get_date(), UTC),
+        }
+        for key, message in box.items()
+    ]
+    messages.sort(key=lambda found: found["received"], reverse=True)
     return render_template("demo/mail_index.html", messages=messages)
 
 
@@ -102,6 +117,6 @@ def mail_message(key: str) -> str:
     return render_template(
         "demo/mail_message.html",
         key=key,
-        message=message,
+        headers={name: _header(message, name) for name in ("From", "To", "Subject", "Message-ID")},
         text=linkify(_part(message, "text/plain")),
     )

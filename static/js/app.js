@@ -68,3 +68,10 @@
     if (custom) custom.value = "";
   });
 })();
+
+// After a form comes back with a mistake, put the cursor on the first field to fix.
+document.addEventListener("htmx:afterSwap", function (event) {
+  "use strict";
+  var invalid = event.detail.target.querySelector("[aria-invalid=true]");
+  if (invalid) invalid.focus();
+});

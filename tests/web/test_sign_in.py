@@ -27,7 +27,10 @@ def test_the_answer_is_the_same_for_known_and_unknown_addresses(app, client):
     unknown = client.post_form("/login", {"email": "stranger@example.org"}, htmx=True)
 
     assert known.status_code == unknown.status_code == 200
-    assert known.get_data() == unknown.get_data()
+    # The only difference is the address each typed, echoed back to them.
+    assert known.get_data(as_text=True).replace("known@", "X@") == unknown.get_data(
+        as_text=True
+    ).replace("stranger@", "X@")
     with app.app_context():
         queued = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()
         assert [(row.kind, row.status) for row in queued] == [("sign-in", "queued")] * 2
