@@ -39,7 +39,7 @@ def _sign_in_url(supporter: Supporter) -> str:
     return url_for("auth.confirm", token=auth_tokens.issue(supporter), _external=True)
 
 
-def _welcome(row: OutboxEmail) -> RenderedEmail | None:
+def _welcome(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
     pledge = db.session.get(Pledge, row.context["pledge_id"])
     if pledge is None:
         return None
@@ -51,10 +51,9 @@ def _welcome(row: OutboxEmail) -> RenderedEmail | None:
     )
 
 
-def _sign_in(row: OutboxEmail) -> RenderedEmail | None:
+def _sign_in(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
     # Unknown addresses are dropped here, in the worker, so the request that queued the email
     # looks and takes the same whether or not the address belongs to a supporter.
-    supporter = supporters.find_by_email(row.recipient or "")
     if supporter is None:
         return None
     return _render(
@@ -64,21 +63,20 @@ def _sign_in(row: OutboxEmail) -> RenderedEmail | None:
     )
 
 
-RENDERERS: dict[str, Callable[[OutboxEmail], RenderedEmail | None]] = {
+#: kind -> renderer, given the row and the supporter its recipient is (None if nobody).
+RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | None]] = {
     "welcome": _welcome,
     "sign-in": _sign_in,
 }
-
-
-def _locale_of(row: OutboxEmail) -> str:
-    supporter = supporters.find_by_email(row.recipient or "") if row.recipient else None
-    return supporter.locale if supporter else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def render(row: OutboxEmail) -> RenderedEmail | None:
     """Render a queued email, or None when there is nothing to send any more."""
     if row.recipient is None:
         return None
+    # One lookup serves the locale and the renderer.
+    supporter = supporters.find_by_email(row.recipient)
+    locale = supporter.locale if supporter else current_app.config["BABEL_DEFAULT_LOCALE"]
     base_url = current_app.config["BASE_URL"]
-    with current_app.test_request_context("/", base_url=base_url), force_locale(_locale_of(row)):
-        return RENDERERS[row.kind](row)
+    with current_app.test_request_context("/", base_url=base_url), force_locale(locale):
+        return RENDERERS[row.kind](row, supporter)

@@ -185,22 +185,24 @@ def place_late_contribution(contribution: Contribution) -> None:
         if contribution.earmarked_case_id is None
         else Disbursement.case_id == contribution.earmarked_case_id
     )
-    candidates = db.session.scalars(
-        select(Disbursement)
+    first_changed = db.session.execute(
+        select(Disbursement.paid_on, Disbursement.id)
         .where(
             Disbursement.paid_on >= contribution.paid_at.astimezone(UTC).date(),
             Disbursement.currency == contribution.currency,
             pool_matches,
+            or_(Disbursement.other_income > 0, _spent_after(contribution)),
         )
         .order_by(Disbursement.paid_on, Disbursement.id)
-    ).all()
-    for disbursement in candidates:
-        if disbursement.other_income > 0 or _spent_after(disbursement, contribution):
-            rebuild(since=disbursement.ledger_key)
-            return
+        .limit(1)
+    ).first()
+    if first_changed is not None:
+        rebuild(since=tuple(first_changed))
 
 
-def _spent_after(disbursement: Disbursement, contribution: Contribution) -> bool:
+def _spent_after(contribution: Contribution):  # noqa: ANN202
+    """SQL, per disbursement: it spent something that comes after this contribution in its
+    spending order."""
     newer = tuple_(Contribution.paid_at, Contribution.id) > tuple_(
         contribution.paid_at, contribution.id
     )
@@ -208,11 +210,9 @@ def _spent_after(disbursement: Disbursement, contribution: Contribution) -> bool
         after = and_(Contribution.earmarked_case_id.is_(None), newer)
     else:  # earmarked for this case: the whole general pool comes after it
         after = or_(Contribution.earmarked_case_id.is_(None), newer)
-    return bool(
-        db.session.scalar(
-            select(func.count())
-            .select_from(Allocation)
-            .join(Contribution, Contribution.id == Allocation.contribution_id)
-            .where(Allocation.disbursement_id == disbursement.id, after)
-        )
+    return (
+        select(Allocation.amount)
+        .join(Contribution, Contribution.id == Allocation.contribution_id)
+        .where(Allocation.disbursement_id == Disbursement.id, after)
+        .exists()
     )
