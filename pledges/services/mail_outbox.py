@@ -30,9 +30,6 @@ def enqueue(
     """Queue an email in the caller's transaction; a key already queued is left alone."""
     if kind not in emails.RENDERERS:
         raise ValueError(f"unknown email kind {kind!r}")
-    exists = db.session.scalar(select(OutboxEmail.id).where(OutboxEmail.dedupe_key == dedupe_key))
-    if exists is not None:
-        return None
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
     row = OutboxEmail(
         dedupe_key=dedupe_key,
@@ -42,8 +39,8 @@ def enqueue(
         message_id=f"<{uuid.uuid4().hex}@{domain}>",
     )
     try:
-        # A transaction queueing the same key at the same moment wins; this one goes on
-        # without the email instead of failing whole.
+        # The unique key decides, in a savepoint: a key queued before, or by a transaction at
+        # the same moment, leaves this one going on without the email instead of failing whole.
         with db.session.begin_nested():
             db.session.add(row)
     except IntegrityError:
