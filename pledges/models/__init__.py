@@ -1,10 +1,12 @@
 """The models, one module per aggregate; importing this package registers them all."""
 
+from pledges.models.audit import AuditEntry
 from pledges.models.case import Case, CaseStatus
 from pledges.models.case_update import CaseUpdate
 from pledges.models.contribution import Contribution
 from pledges.models.disbursement import Allocation, Disbursement, LedgerFrontier
 from pledges.models.login_token import LoginToken
+from pledges.models.organizer import Organizer, OrganizerRole, RecoveryCode
 from pledges.models.outbox import OutboxEmail, OutboxStatus
 from pledges.models.pledge import ALLOWED_TRANSITIONS, Pledge, PledgeStatus
 from pledges.models.setting import Setting
@@ -14,6 +16,7 @@ from pledges.models.supporter import Supporter
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "Allocation",
+    "AuditEntry",
     "Case",
     "CaseUpdate",
     "CaseStatus",
@@ -21,10 +24,13 @@ __all__ = [
     "Disbursement",
     "LedgerFrontier",
     "LoginToken",
+    "Organizer",
+    "OrganizerRole",
     "OutboxEmail",
     "OutboxStatus",
     "Pledge",
     "PledgeStatus",
+    "RecoveryCode",
     "Setting",
     "StripeEvent",
     "Supporter",

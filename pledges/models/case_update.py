@@ -18,5 +18,7 @@ class CaseUpdate(db.Model):
     #: Markdown, sanitized when rendered.
     body: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the case's supporters were sent this update by email; None if they were not.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped["Case"] = relationship(back_populates="updates")  # noqa: F821

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
@@ -12,15 +12,20 @@ class Disbursement(db.Model):
 
     __tablename__ = "disbursements"
     __table_args__ = (
-        CheckConstraint("amount > 0", name="amount_positive"),
+        # A payment is positive; the entry correcting it is the same amount, negative.
         CheckConstraint(
-            "other_income >= 0 AND other_income <= amount", name="other_income_within_amount"
+            "(reverses_id IS NULL AND amount > 0) OR (reverses_id IS NOT NULL AND amount < 0)",
+            name="amount_signed",
+        ),
+        CheckConstraint(
+            "other_income >= 0 AND other_income <= abs(amount)", name="other_income_within_amount"
         ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    #: In minor units of `currency`, the case's currency.
+    #: In minor units of `currency`, the case's currency; negative for a correcting entry, so
+    #: that what a case was paid is simply the sum.
     amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     #: The day the money left the fund; contributions paid later cannot have funded it.
@@ -28,9 +33,18 @@ class Disbursement(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     #: The part no contribution covered: paid from other income (grants, cash, reserves).
     other_income: Mapped[int] = mapped_column(default=0)
+    #: Set on a correcting entry: the disbursement it cancels.
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("disbursements.id"), unique=True)
+    #: Whether the attribution ledger spends contributions on it: false for a reversed
+    #: disbursement and for the entry that reversed it.
+    in_ledger: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped["Case"] = relationship()  # noqa: F821
+    reverses: Mapped["Disbursement | None"] = relationship(
+        remote_side=[id], back_populates="reversed_by"
+    )
+    reversed_by: Mapped["Disbursement | None"] = relationship(back_populates="reverses")
     allocations: Mapped[list["Allocation"]] = relationship(
         back_populates="disbursement", order_by="Allocation.contribution_id"
     )

@@ -3,6 +3,7 @@ compares the stored rows with a rebuild from scratch."""
 
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from pledges.extensions import db
@@ -10,7 +11,7 @@ from pledges.models import Contribution, Disbursement
 from pledges.payments.demo_gateway import DemoGateway
 from pledges.services import ledger
 from tests.factories import make_case, make_pledge, make_supporter
-from tests.ledger.history import disburse, on, other_income, pay, rows
+from tests.ledger.history import disburse, on, other_income, pay, pledge_for, rows, supporter
 
 
 def test_earmarked_first_then_the_general_pool_oldest_first(app):
@@ -208,3 +209,24 @@ def test_late_earmarked_payment_displaces_general_money(app):
 
         assert rows() == sorted([(spent.id, late.id, 4_00), (spent.id, general.id, 2_00)])
         assert ledger.check() == []
+
+
+def test_a_reversed_disbursement_frees_its_money_for_the_next(app):
+    with app.app_context():
+        case = make_case()
+        first = pay(pledge_for(supporter(0), None), 10_00, 1, fee=0)
+        mistake = disburse(case, 10_00, 2)
+        later = disburse(case, 6_00, 3)
+        assert later.other_income == 6_00  # the mistake had spent everything
+
+        correction = ledger.reverse_disbursement(mistake, on(4), note="paid twice by mistake")
+        db.session.commit()
+
+        assert (correction.amount, correction.reverses_id) == (-10_00, mistake.id)
+        assert not mistake.in_ledger and not correction.in_ledger
+        assert db.session.get(Disbursement, mistake.id) is not None  # never deleted
+        assert rows() == [(later.id, first.id, 6_00)]
+        assert db.session.get(Disbursement, later.id).other_income == 0
+        assert ledger.check() == []
+        with pytest.raises(ValueError, match="already reversed"):
+            ledger.reverse_disbursement(mistake, on(5), note="again")

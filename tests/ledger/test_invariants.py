@@ -9,7 +9,16 @@ from pledges.extensions import db
 from pledges.models import Allocation, Contribution, Disbursement
 from pledges.services import attribution, ledger
 from tests.factories import make_case
-from tests.ledger.history import disburse, other_income, pay, pledge_for, rows, supporter, wipe
+from tests.ledger.history import (
+    disburse,
+    on,
+    other_income,
+    pay,
+    pledge_for,
+    rows,
+    supporter,
+    wipe,
+)
 
 SUPPORTERS, CASES, DAYS = 4, 3, 40
 
@@ -26,8 +35,10 @@ disbursement = st.tuples(
 )
 refund = st.tuples(st.just("refund"), st.integers(0, 10**6), st.integers(1, 100))  # which, percent
 dispute = st.tuples(st.just("dispute"), st.integers(0, 10**6))
+reversal = st.tuples(st.just("reverse"), st.integers(0, 10**6), st.integers(0, DAYS))
 history = st.lists(
-    st.one_of(payment, payment, disbursement, disbursement, refund, dispute), max_size=25
+    st.one_of(payment, payment, disbursement, disbursement, refund, dispute, reversal),
+    max_size=25,
 )
 
 
@@ -37,6 +48,7 @@ def play(steps) -> None:  # noqa: ANN001
     cases = [make_case() for _ in range(CASES)]
     people = [supporter(number) for number in range(SUPPORTERS)]
     paid: list[int] = []
+    disbursed: list[int] = []
     for step in steps:
         kind = step[0]
         if kind == "pay":
@@ -45,7 +57,12 @@ def play(steps) -> None:  # noqa: ANN001
             paid.append(pay(pledge, gross, on_day, fee=min(fee, gross)).id)
         elif kind == "disburse":
             _, which, amount, on_day = step
-            disburse(cases[which], amount, on_day)
+            disbursed.append(disburse(cases[which], amount, on_day).id)
+        elif kind == "reverse":
+            if disbursed:
+                mistake = db.session.get(Disbursement, disbursed.pop(step[1] % len(disbursed)))
+                ledger.reverse_disbursement(mistake, on(step[2]), note="test")
+                db.session.commit()
         elif paid:
             contribution = db.session.get(Contribution, paid[step[1] % len(paid)])
             if kind == "refund":
@@ -71,13 +88,22 @@ def test_invariants_hold_for_any_history(app, steps):
         # Every invariant, and the stored rows equal a replay from scratch.
         assert ledger.check() == []
 
-        # A disbursement: its allocations and other income make it up exactly.
+        # A disbursement: its allocations and other income make it up exactly; one reversed
+        # (or a correction) keeps no allocation, and with its correction sums to nothing.
         for row in db.session.execute(
-            select(Disbursement.amount, Disbursement.other_income, func.sum(Allocation.amount))
+            select(
+                Disbursement.in_ledger,
+                Disbursement.amount,
+                Disbursement.other_income,
+                func.sum(Allocation.amount),
+            )
             .outerjoin(Allocation)
             .group_by(Disbursement.id)
         ):
-            assert (row[2] or 0) + row[1] == row[0]
+            assert (row[3] or 0) + row[2] == row[1] if row[0] else row[3] is None
+        for mistake in db.session.scalars(select(Disbursement).where(~Disbursement.in_ledger)):
+            pair = mistake.reversed_by or mistake.reverses
+            assert pair is not None and pair.amount == -mistake.amount
 
         # A contribution: never gives more than it has, nor before it was paid.
         for contribution in db.session.scalars(select(Contribution)):

@@ -7,7 +7,8 @@ giving at most what it has left. What they cannot cover is funded from other inc
 Every change keeps one promise: the rows are exactly those a full rebuild would write. Recording
 the newest disbursement spends directly; anything that could change an earlier result (a
 back-dated disbursement, a refund of money already spent, a payment recorded late) rebuilds the
-ledger from the first disbursement it touches.
+ledger from the first disbursement it touches. A mistaken disbursement is never deleted: a
+correcting entry (the same amount, negative) takes both out of the ledger, which is rebuilt.
 """
 
 from pledges.services.ledger.checking import check
@@ -17,6 +18,7 @@ from pledges.services.ledger.recording import (
     place_late_contribution,
     record_disbursement,
     reinstate,
+    reverse_disbursement,
     take_back,
 )
 
@@ -30,5 +32,6 @@ __all__ = [
     "rebuild",
     "record_disbursement",
     "reinstate",
+    "reverse_disbursement",
     "take_back",
 ]

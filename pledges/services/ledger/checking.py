@@ -31,13 +31,28 @@ def _disbursements_add_up() -> list[str]:
     )
     total = func.coalesce(allocated.c.total, 0)
     rows = db.session.execute(
-        select(Disbursement.id, Disbursement.amount, Disbursement.other_income, total)
+        select(
+            Disbursement.id,
+            Disbursement.amount,
+            Disbursement.other_income,
+            total,
+            Disbursement.in_ledger,
+        )
         .outerjoin(allocated, allocated.c.disbursement_id == Disbursement.id)
-        .where(Disbursement.amount != total + Disbursement.other_income)
+        .where(
+            or_(
+                and_(
+                    Disbursement.in_ledger, Disbursement.amount != total + Disbursement.other_income
+                ),
+                and_(~Disbursement.in_ledger, total != 0),
+            )
+        )
         .limit(SHOWN)
     )
     return [
         f"disbursement {row[0]}: allocations {row[3]} + other income {row[2]} != amount {row[1]}"
+        if row[4]
+        else f"disbursement {row[0]}: reversed or a correction, yet allocations of {row[3]}"
         for row in rows
     ]
 

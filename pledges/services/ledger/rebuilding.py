@@ -81,21 +81,25 @@ def replay(
 
 
 def spendings(since: LedgerKey | None = None) -> list[Spending]:
-    query = select(
-        Disbursement.id,
-        Disbursement.case_id,
-        Disbursement.currency,
-        Disbursement.amount,
-        Disbursement.paid_on,
-        Disbursement.other_income,
-    ).order_by(Disbursement.paid_on, Disbursement.id)
+    query = (
+        select(
+            Disbursement.id,
+            Disbursement.case_id,
+            Disbursement.currency,
+            Disbursement.amount,
+            Disbursement.paid_on,
+            Disbursement.other_income,
+        )
+        .where(Disbursement.in_ledger)
+        .order_by(Disbursement.paid_on, Disbursement.id)
+    )
     if since is not None:
         query = query.where(tuple_(Disbursement.paid_on, Disbursement.id) >= tuple_(*since))
     return [Spending(*row) for row in db.session.execute(query)]
 
 
 def _affected_ids(since: LedgerKey | None):  # noqa: ANN202
-    query = select(disbursements.c.id)
+    query = select(disbursements.c.id).where(disbursements.c.in_ledger)
     if since is not None:
         query = query.where(tuple_(disbursements.c.paid_on, disbursements.c.id) >= tuple_(*since))
     return query
@@ -204,6 +208,8 @@ def rebuild(since: LedgerKey | None = None, progress: Progress | None = None) ->
     db.session.flush()
     todo = spendings(since)
     if not todo:
+        if since is not None:  # a reversal of the last disbursement moves where pools stopped
+            _set_frontiers(frontiers_from_allocations())
         return RebuildReport(0, 0, 0)
 
     def counted(items: Iterator[Spent]) -> Iterator[Spent]:

@@ -3,13 +3,14 @@ disputes, payments recorded late). Each keeps the rows exactly what a full rebui
 
 from datetime import UTC, date
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, true, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, true, tuple_, update
 from sqlalchemy.orm import aliased
 
 from pledges.extensions import db
 from pledges.models import Allocation, Case, Contribution, Disbursement, LedgerFrontier
 from pledges.services.ledger.common import (
     AVAILABLE,
+    allocations,
     cutoff,
     frontiers,
     given,
@@ -37,13 +38,39 @@ def record_disbursement(case: Case, amount: int, paid_on: date, note: str = "") 
     db.session.add(disbursement)
     db.session.flush()
     later = db.session.scalar(
-        select(func.count()).select_from(Disbursement).where(Disbursement.paid_on > paid_on)
+        select(func.count())
+        .select_from(Disbursement)
+        .where(Disbursement.in_ledger, Disbursement.paid_on > paid_on)
     )
     if later:
         rebuild(since=disbursement.ledger_key)
     else:
         _spend(disbursement)
     return disbursement
+
+
+def reverse_disbursement(original: Disbursement, paid_on: date, note: str) -> Disbursement:
+    """Cancel a mistaken disbursement with a correcting entry; nothing is deleted but the
+    original's allocations, which are derived. The money it had spent is free again, so the
+    ledger is rebuilt from where the original stood."""
+    if not original.in_ledger:
+        raise ValueError("this disbursement is already reversed, or is itself a correction")
+    lock()
+    correction = Disbursement(
+        case_id=original.case_id,
+        amount=-original.amount,
+        currency=original.currency,
+        paid_on=paid_on,
+        note=note,
+        reverses_id=original.id,
+        in_ledger=False,
+    )
+    original.in_ledger = False
+    db.session.add(correction)
+    db.session.execute(delete(allocations).where(allocations.c.disbursement_id == original.id))
+    db.session.flush()
+    rebuild(since=original.ledger_key)
+    return correction
 
 
 def _spend(disbursement: Disbursement) -> None:
@@ -188,6 +215,7 @@ def place_late_contribution(contribution: Contribution) -> None:
     first_changed = db.session.execute(
         select(Disbursement.paid_on, Disbursement.id)
         .where(
+            Disbursement.in_ledger,
             Disbursement.paid_on >= contribution.paid_at.astimezone(UTC).date(),
             Disbursement.currency == contribution.currency,
             pool_matches,
