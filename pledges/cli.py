@@ -8,14 +8,16 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 from tqdm import tqdm
+from werkzeug.datastructures import MultiDict
 
 from pledges.extensions import db
-from pledges.models import Case
+from pledges.forms import EmailForm
+from pledges.models import Case, OrganizerRole
 from pledges.money import format_money, to_minor
 from pledges.payments import gateway
 from pledges.payments.stripe_gateway import StripeGateway
 from pledges.payments.stripe_sync import sync
-from pledges.services import demo_data, ledger, mail_outbox
+from pledges.services import demo_data, disbursements, ledger, mail_outbox, organizers
 
 pledges_cli = AppGroup("pledges", help="Run the fund: demo data, mail, the ledger.")
 
@@ -26,9 +28,36 @@ def load_demo() -> None:
     report = demo_data.load()
     db.session.commit()
     click.echo(
-        f"demo data: {report.cases_created} cases, {report.supporters_created} supporters, "
+        f"demo data: {report.organizers_created} organizers, {report.cases_created} cases, "
+        f"{report.supporters_created} supporters, "
         f"{report.contributions_created} contributions, "
         f"{report.disbursements_created} disbursements added"
+    )
+
+
+@pledges_cli.command("invite-organizer")
+@click.argument("email")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in OrganizerRole]),
+    default=OrganizerRole.ORGANIZER.value,
+    show_default=True,
+    help="admin also manages organizers and reads the audit log.",
+)
+@click.option("--name", default="", help="How others will call them (default: the address).")
+def invite_organizer(email: str, role: str, name: str) -> None:
+    """Invite an organizer by email, e.g. the fund's first admin."""
+    form = EmailForm(formdata=MultiDict({"email": email}), meta={"csrf": False})
+    if not form.validate():
+        raise click.BadParameter(form.email.errors[0], param_hint="EMAIL")
+    try:
+        organizers.invite(email, name=name or email.split("@")[0], role=OrganizerRole(role))
+    except organizers.AlreadyInvited as error:
+        raise click.BadParameter("this address belongs to an organizer already") from error
+    db.session.commit()
+    click.echo(
+        f"invitation queued for {email} as {role}; the mail worker sends it "
+        "(`pledges deliver-mail`). The link works once, for three days."
     )
 
 
@@ -95,7 +124,7 @@ def record_disbursement(case_slug: str, amount: str, paid_on, note: str) -> None
     day = paid_on.date() if paid_on else date.today()
     if day > date.today():
         raise click.BadParameter("a disbursement cannot be paid in the future", param_hint="--date")
-    disbursement = ledger.record_disbursement(case, minor, day, note)
+    disbursement = disbursements.record(case, minor, day, note, by=None)
     db.session.commit()
     covered = disbursement.amount - disbursement.other_income
     click.echo(

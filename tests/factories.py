@@ -4,10 +4,20 @@ like the request or command it stands in for."""
 import itertools
 from datetime import timedelta
 
+import pyotp
+
 from pledges.extensions import db
-from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
+from pledges.models import (
+    Case,
+    CaseStatus,
+    Contribution,
+    Organizer,
+    Pledge,
+    PledgeStatus,
+    Supporter,
+)
 from pledges.models.types import utcnow
-from pledges.services import pledges, supporters
+from pledges.services import organizers, pledges, supporters
 
 _counter = itertools.count(1)
 
@@ -61,3 +71,28 @@ def make_contribution(pledge: Pledge, **overrides) -> Contribution:
     )
     db.session.commit()
     return contribution
+
+
+def make_organizer(
+    role: str = "organizer", *, enrolled: bool = True, email: str | None = None
+) -> Organizer:
+    """An organizer; `enrolled` ones have a TOTP secret confirmed, like after enrolment."""
+    address = email or f"organizer{next(_counter)}@example.org"
+    organizer = Organizer(
+        email_index=organizers.email_index(address),
+        email=address,
+        name=f"Organizer {next(_counter)}",
+        role=role,
+        totp_secret=pyotp.random_base32() if enrolled else None,
+        totp_confirmed_at=utcnow() if enrolled else None,
+    )
+    db.session.add(organizer)
+    db.session.commit()
+    return organizer
+
+
+def totp_code(organizer: Organizer, steps_ahead: int = 0) -> str:
+    """The code the organizer's app shows, `steps_ahead` 30-second steps from now: a code is
+    accepted once, so a second sign-in in the same half minute uses the next one."""
+    totp = pyotp.TOTP(organizer.totp_secret)
+    return totp.at(utcnow() + timedelta(seconds=30 * steps_ahead))

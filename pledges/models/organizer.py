@@ -39,6 +39,7 @@ class Organizer(db.Model):
     #: Removed organizers stay, so the audit log keeps naming who did what.
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    invited_by: Mapped["Organizer | None"] = relationship(remote_side=[id])
     recovery_codes: Mapped[list["RecoveryCode"]] = relationship(
         back_populates="organizer", order_by="RecoveryCode.id"
     )

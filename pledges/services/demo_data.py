@@ -3,14 +3,24 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pyotp
 from flask import current_app
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import Case, CaseStatus, CaseUpdate, Disbursement, Pledge, PledgeStatus
+from pledges.models import (
+    Case,
+    CaseStatus,
+    CaseUpdate,
+    Disbursement,
+    Organizer,
+    OrganizerRole,
+    Pledge,
+    PledgeStatus,
+)
 from pledges.models.types import utcnow
 from pledges.payments.demo_gateway import add_months, demo_fee
-from pledges.services import ledger, pledges, supporters
+from pledges.services import ledger, organizers, pledges, supporters
 
 CASES = [
     {
@@ -76,8 +86,15 @@ SUPPORTERS = [
 ]
 
 
+#: The demo's admin. In development with demo payments its current code is shown on the sign-in
+#: page, so the demo needs no phone; anywhere else it is an ordinary account.
+ORGANIZER_EMAIL = "organizer@example.org"
+ORGANIZER_NAME = "Demo organizer"
+
+
 @dataclass
 class DemoReport:
+    organizers_created: int = 0
     cases_created: int = 0
     supporters_created: int = 0
     contributions_created: int = 0
@@ -151,5 +168,17 @@ def load(now: datetime | None = None) -> DemoReport:
             continue
         ledger.record_disbursement(case, amount, (now - timedelta(days=days_ago)).date(), note)
         report.disbursements_created += 1
+    if organizers.find_by_email(ORGANIZER_EMAIL) is None:
+        db.session.add(
+            Organizer(
+                email_index=organizers.email_index(ORGANIZER_EMAIL),
+                email=ORGANIZER_EMAIL,
+                name=ORGANIZER_NAME,
+                role=OrganizerRole.ADMIN,
+                totp_secret=pyotp.random_base32(),
+                totp_confirmed_at=now,
+            )
+        )
+        report.organizers_created += 1
     db.session.flush()
     return report

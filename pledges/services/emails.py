@@ -3,14 +3,16 @@ token exists only in the message itself and is valid from the moment it is sent.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from pledges.extensions import db
-from pledges.models import OutboxEmail, Pledge, Supporter
-from pledges.services import auth_tokens, supporters
+from pledges.markdown import render_markdown
+from pledges.models import CaseStatus, CaseUpdate, Organizer, OutboxEmail, Pledge, Supporter
+from pledges.services import auth_tokens, cases, organizers, supporters
 
 
 @dataclass
@@ -63,10 +65,58 @@ def _sign_in(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | N
     )
 
 
+def _organizer_link(organizer: Organizer, lifetime: timedelta) -> str:
+    token = auth_tokens.issue(organizer, lifetime=lifetime)
+    return url_for("organizer.confirm", token=token, _external=True)
+
+
+def _organizer_invite(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    organizer = db.session.get(Organizer, row.context["organizer_id"])
+    if organizer is None or organizer.removed_at is not None:
+        return None
+    return _render(
+        "organizer_invite",
+        _("You are invited to help run %(fund)s", fund=current_app.config["FUND_NAME"]),
+        organizer=organizer,
+        sign_in_url=_organizer_link(organizer, auth_tokens.INVITATION_LIFETIME),
+    )
+
+
+def _organizer_sign_in(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    # As for supporters: an unknown address is dropped here, never by the request.
+    organizer = organizers.find_by_email(row.recipient)
+    if organizer is None or organizer.removed_at is not None:
+        return None
+    return _render(
+        "organizer_sign_in",
+        _("Your organizer sign-in link for %(fund)s", fund=current_app.config["FUND_NAME"]),
+        sign_in_url=_organizer_link(organizer, auth_tokens.TOKEN_LIFETIME),
+    )
+
+
+def _case_update(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    update = db.session.get(CaseUpdate, row.context["update_id"])
+    if update is None or supporter is None or update.case.status == CaseStatus.DRAFT:
+        return None
+    return _render(
+        "case_update",
+        _("News from %(case)s", case=update.case.title),
+        update=update,
+        case=update.case,
+        body_html=render_markdown(update.body),
+        reason=cases.reason_for(supporter, update.case),
+        case_url=url_for("public.case", slug=update.case.slug, _external=True),
+        member_url=url_for("member.home", _external=True),
+    )
+
+
 #: kind -> renderer, given the row and the supporter its recipient is (None if nobody).
 RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | None]] = {
     "welcome": _welcome,
     "sign-in": _sign_in,
+    "organizer-invite": _organizer_invite,
+    "organizer-sign-in": _organizer_sign_in,
+    "case-update": _case_update,
 }
 
 

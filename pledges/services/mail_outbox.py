@@ -1,6 +1,8 @@
 """The transactional outbox: email is queued with its cause and sent by a separate worker,
 at least once and never twice for the same dedupe key."""
 
+from __future__ import annotations
+
 import logging
 import uuid
 from dataclasses import dataclass, field

@@ -2,7 +2,17 @@
 
 from flask import Flask
 
-from pledges.web import auth, demo, member, pledge, public, security, templating, webhooks
+from pledges.web import (
+    auth,
+    demo,
+    member,
+    organizer,
+    pledge,
+    public,
+    security,
+    templating,
+    webhooks,
+)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -12,5 +22,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pledge.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(member.bp)
+    app.register_blueprint(organizer.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(demo.bp)

@@ -32,7 +32,12 @@ def render_error(error: HTTPException) -> Response:
     """An error page. For an htmx request it replaces the whole page, not the fragment that
     asked (a form would otherwise show a page inside itself)."""
     messages = {
+        403: (_("Not for you"), _("Only the fund's admins can open this page.")),
         404: (_("Not found"), _("There is nothing at this address.")),
+        409: (
+            _("Already changed"),
+            _("Someone changed this in the meantime. Go back and reload the page."),
+        ),
         410: (_("Gone"), _("This link is no longer valid.")),
         429: (
             _("Too many attempts"),
@@ -68,5 +73,5 @@ def init_app(app: Flask) -> None:
         demo_payments=app.config["PAYMENTS"] == "demo",
         fund_name=app.config["FUND_NAME"],
     )
-    for code in (400, 404, 405, 410, 429):
+    for code in (400, 403, 404, 405, 409, 410, 429):
         app.register_error_handler(code, render_error)

@@ -1,0 +1,102 @@
+"""Money paid out: record it (seeing first what the pool holds), and reverse a mistake."""
+
+from datetime import date
+
+from flask import Response, render_template, request, url_for
+
+from pledges.extensions import db
+from pledges.forms.organizer import DisbursementForm, ReverseForm, parse_amount
+from pledges.models import Disbursement
+from pledges.services import cases, disbursements
+from pledges.web.organizer import access, bp
+from pledges.web.rendering import redirect_to, render_partial
+
+
+@bp.get("/disbursements")
+def disbursement_list() -> Response:
+    form = DisbursementForm(formdata=None, cases=cases.payable_cases())
+    form.case.data = request.args.get("case", "")  # "Record a payment" from a case's page
+    return _page(form)
+
+
+def _page(form: DisbursementForm, status: int = 200) -> Response:
+    return render_partial(
+        "organizer/_disbursement_form.html",
+        page="organizer/disbursements.html",
+        status=status,
+        form=form,
+        pool=_pool(form),
+        history=disbursements.history(),
+    )
+
+
+def _pool(form: DisbursementForm) -> dict | None:
+    """What the chosen case's pools hold on the chosen day, and what the typed amount would
+    need from other income; None until a case is chosen."""
+    case = form.chosen_case
+    if case is None:
+        return None
+    paid_on = form.paid_on.data if isinstance(form.paid_on.data, date) else date.today()
+    figure = disbursements.pool_for(case, min(paid_on, date.today()))
+    try:
+        amount = parse_amount(form.amount, case.currency)
+    except ValueError:  # ValidationError is one; nothing typed yet
+        amount = None
+    return {
+        "case": case,
+        "figure": figure,
+        "amount": amount,
+        "other_income": figure.other_income_for(amount) if amount else 0,
+    }
+
+
+@bp.get("/disbursements/pool")
+def pool() -> str:
+    """The live figure beside the form, as the organizer chooses a case, an amount, a day."""
+    form = DisbursementForm(request.args, cases=cases.payable_cases(), meta={"csrf": False})
+    return render_template("organizer/_pool.html", pool=_pool(form))
+
+
+@bp.post("/disbursements")
+def record_disbursement() -> Response:
+    form = DisbursementForm(cases=cases.payable_cases())
+    if not form.validate_on_submit():
+        return _page(form, status=422)
+    disbursements.record(
+        form.chosen_case,
+        form.amount_minor,
+        form.paid_on.data,
+        form.note.data or "",
+        by=access.current(),
+    )
+    db.session.commit()
+    return redirect_to(url_for("organizer.disbursement_list") + "#history")
+
+
+@bp.get("/disbursements/<int:disbursement_id>/reverse")
+def reverse_form(disbursement_id: int) -> Response:
+    original = db.get_or_404(Disbursement, disbursement_id)
+    return _reverse_page(original, ReverseForm(formdata=None))
+
+
+def _reverse_page(original: Disbursement, form: ReverseForm, status: int = 200) -> Response:
+    return render_partial(
+        "organizer/_reverse_form.html",
+        page="organizer/reverse.html",
+        status=status,
+        original=original,
+        form=form,
+    )
+
+
+@bp.post("/disbursements/<int:disbursement_id>/reverse")
+def reverse(disbursement_id: int) -> Response:
+    original = db.get_or_404(Disbursement, disbursement_id)
+    form = ReverseForm()
+    if not original.in_ledger:  # the page says it is reversed already
+        return _reverse_page(original, form, status=409)
+    if not form.validate_on_submit():
+        return _reverse_page(original, form, status=422)
+    disbursements.reverse(original, form.paid_on.data, form.note.data, by=access.current())
+    db.session.commit()
+    return redirect_to(url_for("organizer.disbursement_list") + "#history")
