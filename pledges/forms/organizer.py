@@ -6,7 +6,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from pledges.forms import email_field
 from pledges.models import Case, OrganizerRole
@@ -37,7 +37,7 @@ class CodeForm(FlaskForm):
     code = StringField(
         _l("Code"),
         filters=[_strip],
-        validators=[InputRequired(_l("Enter the code.")), Length(max=20)],
+        validators=[DataRequired(_l("Enter the code.")), Length(max=20)],
     )
 
 
@@ -45,12 +45,12 @@ class CaseForm(FlaskForm):
     title = StringField(
         _l("Title"),
         filters=[_strip],
-        validators=[InputRequired(_l("Give the case a title.")), Length(max=200)],
+        validators=[DataRequired(_l("Give the case a title.")), Length(max=200)],
     )
     summary = TextAreaField(
         _l("Summary"),
         filters=[_strip],
-        validators=[InputRequired(_l("Write a sentence or two about the case.")), Length(max=500)],
+        validators=[DataRequired(_l("Write a sentence or two about the case.")), Length(max=500)],
     )
     story = TextAreaField(_l("Story (Markdown)"), validators=[Length(max=20_000)])
     goal = StringField(_l("Goal (optional)"), filters=[_strip], validators=[Optional()])
@@ -77,11 +77,11 @@ class UpdateForm(FlaskForm):
     title = StringField(
         _l("Title"),
         filters=[_strip],
-        validators=[InputRequired(_l("Give the update a title.")), Length(max=200)],
+        validators=[DataRequired(_l("Give the update a title.")), Length(max=200)],
     )
     body = TextAreaField(
         _l("What happened (Markdown)"),
-        validators=[InputRequired(_l("Write what happened.")), Length(max=20_000)],
+        validators=[DataRequired(_l("Write what happened.")), Length(max=20_000)],
     )
     notify = BooleanField(_l("Email this case's supporters"))
 
@@ -96,7 +96,7 @@ def _not_in_future(form: FlaskForm, field: DateField) -> None:
 class DisbursementForm(FlaskForm):
     case = SelectField(_l("Paid to"), choices=[], validate_choice=True)
     amount = StringField(
-        _l("Amount"), filters=[_strip], validators=[InputRequired(_l("Enter the amount paid."))]
+        _l("Amount"), filters=[_strip], validators=[DataRequired(_l("Enter the amount paid."))]
     )
     paid_on = DateField(
         _l("Day paid"),
@@ -128,7 +128,7 @@ class ReverseForm(FlaskForm):
     note = TextAreaField(
         _l("Why it is reversed"),
         filters=[_strip],
-        validators=[InputRequired(_l("Say what the mistake was.")), Length(max=1000)],
+        validators=[DataRequired(_l("Say what the mistake was.")), Length(max=1000)],
     )
     paid_on = DateField(
         _l("Day of the correction"),
@@ -142,7 +142,7 @@ class InviteForm(FlaskForm):
     name = StringField(
         _l("Name"),
         filters=[_strip],
-        validators=[InputRequired(_l("Enter how others should call them.")), Length(max=80)],
+        validators=[DataRequired(_l("Enter how others should call them.")), Length(max=80)],
     )
     role = SelectField(
         _l("Role"),
