@@ -175,3 +175,16 @@ def test_exports_name_supporters_by_number_unless_admin(app, organizer_client, a
             select(AuditEntry.detail).where(AuditEntry.action == "export")
         ).all()
         assert exports == ["", "with emails", "", ""]
+
+
+def test_without_script_the_pool_can_be_checked_before_recording(app, organizer_client):
+    case_id, _ = _fund(app)
+    response = organizer_client.post_form(
+        "/organizer/disbursements",
+        {"case": str(case_id), "amount": "100", "paid_on": date.today().isoformat(),
+         "action": "check"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "€20.00 of this payment is more than the pool holds" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Disbursement)) is None

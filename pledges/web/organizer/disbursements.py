@@ -60,6 +60,8 @@ def pool() -> str:
 @bp.post("/disbursements")
 def record_disbursement() -> Response:
     form = DisbursementForm(cases=cases.payable_cases())
+    if request.form.get("action") == "check":  # without script: see the pool, record nothing
+        return _page(form)
     if not form.validate_on_submit():
         return _page(form, status=422)
     disbursements.record(
