@@ -151,3 +151,16 @@ def test_an_update_without_the_box_ticked_emails_nobody(app, organizer_client):
     with app.app_context():
         assert db.session.scalar(select(OutboxEmail)) is None
         assert db.session.scalar(select(CaseUpdate)).notified_at is None
+
+
+def test_without_script_publishing_returns_to_the_case(app, organizer_client):
+    with app.app_context():
+        case_id = make_case(status="draft").id
+    response = organizer_client.post_form(f"/organizer/cases/{case_id}/status", {"status": "open"})
+    assert response.status_code == 303
+    assert response.location.endswith(f"/organizer/cases/{case_id}")
+    impossible = organizer_client.post_form(
+        f"/organizer/cases/{case_id}/status", {"status": "draft"}
+    )
+    assert impossible.status_code == 409
+    assert "Already changed" in impossible.get_data(as_text=True)

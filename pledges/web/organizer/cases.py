@@ -1,7 +1,8 @@
 """Cases and their outcome updates: write, preview, publish, post what happened."""
 
-from flask import Response, render_template, request, url_for
+from flask import Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
+from htmx_flask import request as htmx_request
 
 from pledges.extensions import db
 from pledges.forms.organizer import CaseForm, UpdateForm
@@ -103,29 +104,28 @@ def save_case(case_id: int) -> Response:
 
 @bp.post("/cases/<int:case_id>/status")
 def move_case(case_id: int) -> Response:
+    """Publish, mark funded, close or reopen. htmx swaps the status in place; a plain form post
+    goes back to the case."""
     found = db.get_or_404(Case, case_id)
     try:
-        status = CaseStatus(request.form.get("status", ""))
-        cases.move(found, status, by=access.current())
+        cases.move(found, CaseStatus(request.form.get("status", "")), by=access.current())
     except ValueError:
         db.session.rollback()
-        return Response(
-            render_template(
-                "organizer/_status.html",
-                case=found,
-                transitions=cases.TRANSITIONS[CaseStatus(found.status)],
-                error=_("That change is not possible from here; reload the page."),
-            ),
-            status=409,
-        )
+        if not htmx_request.htmx:
+            abort(409)
+        return _status(found, _("That change is not possible from here; reload the page."), 409)
     db.session.commit()
-    return render_partial(
-        "organizer/_status.html",
-        page="organizer/status_changed.html",
-        case=found,
-        transitions=cases.TRANSITIONS[status],
-        error=None,
+    if not htmx_request.htmx:
+        return redirect_to(url_for("organizer.case", case_id=found.id))
+    return _status(found)
+
+
+def _status(case: Case, error: str | None = None, status: int = 200) -> Response:
+    transitions = cases.TRANSITIONS[CaseStatus(case.status)]
+    page = render_template(
+        "organizer/_status.html", case=case, transitions=transitions, error=error
     )
+    return Response(page, status=status)
 
 
 @bp.post("/cases/<int:case_id>/updates")
