@@ -72,10 +72,16 @@ def _month_keys(today: date, count: int) -> list[str]:
 
 
 def _month_of(column, is_date: bool = False):  # noqa: ANN001, ANN202
-    """SQL: the "YYYY-MM" a timestamp (in UTC) or a date falls in."""
+    """SQL: the month a timestamp (in UTC) or a date falls in, as its first day."""
     if dialect() == "postgresql":
-        return func.to_char(column if is_date else func.timezone("UTC", column), "YYYY-MM")
-    return func.strftime("%Y-%m", column)
+        day = column if is_date else func.timezone("UTC", column)
+        return func.date_trunc("month", day)
+    return func.strftime("%Y-%m-01", column)
+
+
+def _key(month: object) -> str:
+    """ "2026-11" from what either database answers: a datetime or text."""
+    return month.strftime("%Y-%m") if hasattr(month, "strftime") else str(month)[:7]
 
 
 def last_months(today: date, currency: str, count: int = 12) -> list[Month]:
@@ -84,7 +90,7 @@ def last_months(today: date, currency: str, count: int = 12) -> list[Month]:
     first_day = date.fromisoformat(keys[0] + "-01")
     start = datetime(first_day.year, first_day.month, 1, tzinfo=utcnow().tzinfo)
     income_month = _month_of(Contribution.paid_at)
-    income = dict(
+    income = _by_month(
         db.session.execute(
             select(income_month, func.sum(AVAILABLE))
             .where(Contribution.currency == currency, Contribution.paid_at >= start)
@@ -92,7 +98,7 @@ def last_months(today: date, currency: str, count: int = 12) -> list[Month]:
         ).all()
     )
     paid_month = _month_of(Disbursement.paid_on, is_date=True)
-    paid_out = dict(
+    paid_out = _by_month(
         db.session.execute(
             select(paid_month, func.sum(Disbursement.amount))
             .where(Disbursement.currency == currency, Disbursement.paid_on >= first_day)
@@ -100,3 +106,7 @@ def last_months(today: date, currency: str, count: int = 12) -> list[Month]:
         ).all()
     )
     return [Month(key, income.get(key, 0), paid_out.get(key, 0)) for key in keys]
+
+
+def _by_month(rows: object) -> dict[str, int]:
+    return {_key(month): total for month, total in rows}

@@ -31,31 +31,11 @@ class PoolFigure:
 
 
 def pool_for(case: Case, paid_on: date) -> PoolFigure:
-    pools = (Contribution.earmarked_case_id == case.id) | Contribution.earmarked_case_id.is_(None)
-    paid_in_time = (
-        Contribution.currency == case.currency,
-        Contribution.paid_at < cutoff(paid_on),
-        pools,
-    )
-    available = dict(
-        db.session.execute(
-            select(Contribution.earmarked_case_id, func.sum(AVAILABLE))
-            .where(*paid_in_time)
-            .group_by(Contribution.earmarked_case_id)
-        ).all()
-    )
-    given = dict(
-        db.session.execute(
-            select(Contribution.earmarked_case_id, func.sum(Allocation.amount))
-            .join(Allocation, Allocation.contribution_id == Contribution.id)
-            .where(*paid_in_time)
-            .group_by(Contribution.earmarked_case_id)
-        ).all()
-    )
+    before = cutoff(paid_on)
     return PoolFigure(
         currency=case.currency,
-        earmarked=available.get(case.id, 0) - given.get(case.id, 0),
-        general=available.get(None, 0) - given.get(None, 0),
+        earmarked=ledger.remaining(case.currency, case.id, before),
+        general=ledger.remaining(case.currency, None, before),
     )
 
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from pledges.extensions import db
-from pledges.models import Allocation, Contribution, Disbursement
+from pledges.models import Allocation, Case, Contribution, Disbursement
 from pledges.services import attribution, ledger
 from tests.factories import make_case
 from tests.ledger.history import (
@@ -120,6 +120,21 @@ def test_invariants_hold_for_any_history(app, steps):
         ledger.rebuild()
         db.session.commit()
         assert (rows(), other_income()) == incremental
+
+        # What each pool holds, read from its frontier, is what a sum over the pool says.
+        for case_id in [None, *(case.id for case in db.session.scalars(select(Case)))]:
+            for before in (None, ledger.cutoff(on(DAYS // 2))):
+                in_pool = select(Contribution).where(
+                    Contribution.earmarked_case_id.is_(None)
+                    if case_id is None
+                    else Contribution.earmarked_case_id == case_id
+                )
+                naive = sum(
+                    c.available - ledger.given(c.id)
+                    for c in db.session.scalars(in_pool)
+                    if before is None or c.paid_at < before
+                )
+                assert ledger.remaining("EUR", case_id, before) == naive
 
         # Every supporter's page adds up to what they paid.
         for person in {c.supporter for c in db.session.scalars(select(Contribution))}:

@@ -13,6 +13,7 @@ correcting entry (the same amount, negative) takes both out of the ledger, which
 
 from pledges.services.ledger.checking import check
 from pledges.services.ledger.common import AVAILABLE, cutoff, given
+from pledges.services.ledger.pools import remaining
 from pledges.services.ledger.rebuilding import RebuildReport, rebuild
 from pledges.services.ledger.recording import (
     place_late_contribution,
@@ -32,6 +33,7 @@ __all__ = [
     "rebuild",
     "record_disbursement",
     "reinstate",
+    "remaining",
     "reverse_disbursement",
     "take_back",
 ]
