@@ -48,6 +48,9 @@ def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str
         "FUND_NAME": environ.get("FUND_NAME", "Solidarity Fund"),
         "FUND_CURRENCY": environ.get("FUND_CURRENCY", "EUR").upper(),
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Said outright: Flask-Limiter otherwise keeps whatever an earlier app in the same
+        # process set, and one app without limits would leave every later one without them.
+        "RATELIMIT_ENABLED": True,
         "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES", "0")),
     }
 

@@ -61,15 +61,15 @@ CASES = [
 
 #: (case slug, amount in minor units, days ago, note)
 DISBURSEMENTS = [
-    ("medication-in-exile", 120_00, 40, "Pharmacy invoice, three months"),
-    ("legal-defence-book-fair", 150_00, 12, "Lawyer's advance for the first hearing"),
+    ("medication-in-exile", 80_00, 40, "Pharmacy invoice, September and October"),
+    ("legal-defence-book-fair", 40_00, 12, "Court fee for the first hearing"),
 ]
 
 #: (case slug, title, body, days ago)
 UPDATES = [
     (
         "medication-in-exile",
-        "Three months of medicine delivered",
+        "Two months of medicine delivered",
         "The pharmacy confirmed the delivery. R. writes: *thank you, all of you — it means I "
         "can keep working.*",
         38,

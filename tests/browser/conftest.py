@@ -47,20 +47,40 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    """A fresh phone-sized browser tab that records every request and console complaint."""
+def recording_tab(browser):  # noqa: ANN001, ANN201
+    """A fresh phone-sized tab in its own browser context (its own cookies), recording every
+    request and console complaint. The caller closes `tab.context`."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.requested_urls = []
-    page.console_errors = []
-    page.on("request", lambda request: page.requested_urls.append(request.url))
-    page.on(
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    tab.requested_urls = []
+    tab.console_errors = []
+    tab.on("request", lambda request: tab.requested_urls.append(request.url))
+    tab.on(
         "console",
         lambda message: (
-            page.console_errors.append(message.text) if message.type == "error" else None
+            tab.console_errors.append(message.text) if message.type == "error" else None
         ),
     )
-    yield page
-    context.close()
+    return tab
+
+
+@pytest.fixture
+def page(browser, live_server):
+    tab = recording_tab(browser)
+    yield tab
+    tab.context.close()
+
+
+@pytest.fixture
+def open_tab(browser, live_server):
+    """Open more tabs, each a separate person, like `page`."""
+    tabs = []
+
+    def open_tab():  # noqa: ANN202
+        tabs.append(recording_tab(browser))
+        return tabs[-1]
+
+    yield open_tab
+    for tab in tabs:
+        tab.context.close()

@@ -1,18 +1,27 @@
-"""Signing an organizer in the way a browser does: the emailed link, then the code."""
+"""Signing in the way a browser does: the emailed link (confirmed with its button), then, for
+an organizer, the code."""
 
 from pledges.extensions import db
-from pledges.models import Organizer
+from pledges.models import Organizer, Supporter
 from pledges.services import auth_tokens
 from tests.factories import totp_code
 
 
-def use_link(app, client, organizer_id: int) -> None:
-    """The first factor only: a link issued for the organizer, confirmed with the button."""
+def _follow_link(app, client, kind: type, account_id: int, prefix: str) -> None:
     with app.app_context():
-        token = auth_tokens.issue(db.session.get(Organizer, organizer_id))
+        token = auth_tokens.issue(db.session.get(kind, account_id))
         db.session.commit()
-    response = client.post_form(f"/organizer/login/{token}")
+    response = client.post_form(f"{prefix}/{token}")
     assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def sign_in_supporter(app, client, supporter_id: int) -> None:
+    _follow_link(app, client, Supporter, supporter_id, "/login")
+
+
+def use_link(app, client, organizer_id: int) -> None:
+    """The first factor only."""
+    _follow_link(app, client, Organizer, organizer_id, "/organizer/login")
 
 
 def sign_in(app, client, organizer_id: int, steps_ahead: int = 0) -> None:

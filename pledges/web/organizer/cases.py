@@ -1,6 +1,6 @@
 """Cases and their outcome updates: write, preview, publish, post what happened."""
 
-from flask import Response, abort, render_template, request, url_for
+from flask import Response, abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from htmx_flask import request as htmx_request
 
@@ -134,11 +134,12 @@ def post_update(case_id: int) -> Response:
     form = UpdateForm()
     if _previewing() or not form.validate_on_submit():
         return _case_page(found, form, status=200 if _previewing() else 422)
-    cases.post_update(
+    update = cases.post_update(
         found, form.title.data, form.body.data, notify=form.notify.data, by=access.current()
     )
     db.session.commit()
-    return redirect_to(url_for("organizer.case", case_id=found.id) + "#updates")
+    flash(_("Posted. Supporters were emailed.") if update.notified_at else _("Posted."))
+    return redirect_to(url_for("organizer.case", case_id=found.id))
 
 
 @bp.get("/updates/<int:update_id>/edit")
@@ -169,4 +170,5 @@ def save_update(update_id: int) -> Response:
     if form.notify.data:  # a no-op if they were told already
         cases.notify_supporters(update, by=access.current())
     db.session.commit()
-    return redirect_to(url_for("organizer.case", case_id=update.case_id) + "#updates")
+    flash(_("The update is saved."))
+    return redirect_to(url_for("organizer.case", case_id=update.case_id))

@@ -2,11 +2,13 @@
 
 from datetime import date
 
-from flask import Response, render_template, request, url_for
+from flask import Response, flash, render_template, request, url_for
+from flask_babel import gettext as _
 
 from pledges.extensions import db
 from pledges.forms.organizer import DisbursementForm, ReverseForm, parse_amount
 from pledges.models import Disbursement
+from pledges.money import format_money
 from pledges.services import cases, disbursements
 from pledges.web.organizer import access, bp
 from pledges.web.rendering import redirect_to, render_partial
@@ -64,7 +66,7 @@ def record_disbursement() -> Response:
         return _page(form)
     if not form.validate_on_submit():
         return _page(form, status=422)
-    disbursements.record(
+    recorded = disbursements.record(
         form.chosen_case,
         form.amount_minor,
         form.paid_on.data,
@@ -72,7 +74,17 @@ def record_disbursement() -> Response:
         by=access.current(),
     )
     db.session.commit()
-    return redirect_to(url_for("organizer.disbursement_list") + "#history")
+    flash(
+        _(
+            "Recorded %(amount)s to “%(case)s”: %(covered)s from supporters, %(other)s from "
+            "other income.",
+            amount=format_money(recorded.amount, recorded.currency),
+            case=recorded.case.title,
+            covered=format_money(recorded.amount - recorded.other_income, recorded.currency),
+            other=format_money(recorded.other_income, recorded.currency),
+        )
+    )
+    return redirect_to(url_for("organizer.disbursement_list"))
 
 
 @bp.get("/disbursements/<int:disbursement_id>/reverse")
@@ -101,4 +113,5 @@ def reverse(disbursement_id: int) -> Response:
         return _reverse_page(original, form, status=422)
     disbursements.reverse(original, form.paid_on.data, form.note.data, by=access.current())
     db.session.commit()
-    return redirect_to(url_for("organizer.disbursement_list") + "#history")
+    flash(_("The payment is reversed; the money it had used is free again."))
+    return redirect_to(url_for("organizer.disbursement_list"))

@@ -159,9 +159,12 @@ def enrol() -> Response:
     audit.record("organizer.enrol", organizer, by=organizer)
     db.session.commit()
     access.complete()
-    return render_partial(
+    response = render_partial(
         "organizer/_recovery_codes.html", page="organizer/recovery_codes.html", codes=codes
     )
+    # The codes take the whole page, not the form's place under the enrolment's heading.
+    response.headers.update({"HX-Retarget": "#main", "HX-Reswap": "innerHTML"})
+    return response
 
 
 # CSRF is checked for every POST by the app-wide CSRFProtect.
