@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from pledges.extensions import db
-from pledges.models import Allocation, Case, Contribution, Disbursement, Organizer
+from pledges.models import Case, Contribution, Disbursement, Organizer
 from pledges.services import audit, ledger
 from pledges.services.ledger import AVAILABLE, cutoff
 
@@ -44,12 +44,14 @@ def unallocated(currency: str) -> int:
     available = db.session.scalar(
         select(func.coalesce(func.sum(AVAILABLE), 0)).where(Contribution.currency == currency)
     )
-    given = db.session.scalar(
-        select(func.coalesce(func.sum(Allocation.amount), 0))
-        .join(Disbursement, Disbursement.id == Allocation.disbursement_id)
-        .where(Disbursement.currency == currency)
+    # What disbursements took from contributions: their amounts less other income, which the
+    # ledger keeps equal to their allocations (a few thousand rows, not a million).
+    spent = db.session.scalar(
+        select(func.coalesce(func.sum(Disbursement.amount - Disbursement.other_income), 0)).where(
+            Disbursement.currency == currency, Disbursement.in_ledger
+        )
     )
-    return available - given
+    return available - spent
 
 
 def record(

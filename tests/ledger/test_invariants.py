@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import Allocation, Case, Contribution, Disbursement
-from pledges.services import attribution, ledger
+from pledges.services import attribution, disbursements, ledger
 from tests.factories import make_case
 from tests.ledger.history import (
     disburse,
@@ -135,6 +135,11 @@ def test_invariants_hold_for_any_history(app, steps):
                     if before is None or c.paid_at < before
                 )
                 assert ledger.remaining("EUR", case_id, before) == naive
+
+        # What the dashboard calls "in the pool" is what every contribution has left.
+        assert disbursements.unallocated("EUR") == sum(
+            c.available - ledger.given(c.id) for c in db.session.scalars(select(Contribution))
+        )
 
         # Every supporter's page adds up to what they paid.
         for person in {c.supporter for c in db.session.scalars(select(Contribution))}:
