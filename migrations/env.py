@@ -90,8 +90,25 @@ def run_migrations_online():
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+        # SQLite changes a table by copying it and dropping the old one, which the tables that
+        # refer to it would refuse: foreign keys are off while migrating, and checked after.
+        raw = connection.connection.driver_connection if _is_sqlite(connection) else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if raw is not None:
+                    broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _is_sqlite(connection) -> bool:
+    return connection.dialect.name == "sqlite"
 
 
 if context.is_offline_mode():

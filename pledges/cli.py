@@ -124,14 +124,21 @@ def record_disbursement(case_slug: str, amount: str, paid_on, note: str) -> None
     day = paid_on.date() if paid_on else date.today()
     if day > date.today():
         raise click.BadParameter("a disbursement cannot be paid in the future", param_hint="--date")
-    disbursement = disbursements.record(case, minor, day, note, by=None)
+    recorded = disbursements.record(case, minor, day, note, by=None)
     db.session.commit()
+    disbursement = recorded.disbursement
     covered = disbursement.amount - disbursement.other_income
     click.echo(
         f"disbursement {disbursement.id}: {format_money(disbursement.amount, case.currency)} to "
         f"{case.title} on {day}; {format_money(covered, case.currency)} from supporters' "
         f"contributions, {format_money(disbursement.other_income, case.currency)} from other income"
     )
+    for other, (before, after) in recorded.recalculated.items():
+        click.echo(
+            f"  dated before disbursement {other}, which now takes "
+            f"{format_money(after, case.currency)} from other income "
+            f"(was {format_money(before, case.currency)})"
+        )
 
 
 @pledges_cli.command("reallocate")

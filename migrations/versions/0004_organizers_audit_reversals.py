@@ -173,6 +173,12 @@ def upgrade():
 def downgrade():
     for statement in DROP_APPEND_ONLY[op.get_bind().dialect.name]:
         op.execute(statement)
+    # What only this revision's schema can hold: organizers' sign-in links and correcting
+    # entries (with the reversed payments they cancel, which return to the ledger; run
+    # `pledges reallocate` after downgrading).
+    op.execute("DELETE FROM login_tokens WHERE organizer_id IS NOT NULL")
+    op.execute("DELETE FROM disbursements WHERE reverses_id IS NOT NULL")
+    op.execute("UPDATE disbursements SET in_ledger = true")
     with op.batch_alter_table("login_tokens", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_login_tokens_one_account"), type_="check")
         batch_op.drop_constraint(

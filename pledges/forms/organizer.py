@@ -1,11 +1,20 @@
 """The organizers' forms. Every one carries a CSRF token; every message goes through Babel."""
 
+import secrets
 from datetime import date
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from pledges.forms import email_field
@@ -104,6 +113,10 @@ class DisbursementForm(FlaskForm):
         validators=[InputRequired(_l("Enter the day it was paid.")), _not_in_future],
     )
     note = TextAreaField(_l("Note for the books"), filters=[_strip], validators=[Length(max=1000)])
+    #: Made when the form is shown: the same form sent twice records one payment.
+    request_key = HiddenField(
+        default=lambda: secrets.token_urlsafe(24), validators=[Length(max=64)]
+    )
 
     def __init__(self, *args: object, cases: list[Case], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -38,6 +38,8 @@ class Disbursement(db.Model):
     #: Whether the attribution ledger spends contributions on it: false for a reversed
     #: disbursement and for the entry that reversed it.
     in_ledger: Mapped[bool] = mapped_column(default=True, server_default=true())
+    #: The one-time key of the form that recorded it: sending the form again records nothing.
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped["Case"] = relationship()  # noqa: F821

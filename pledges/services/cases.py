@@ -78,6 +78,10 @@ def create(text: CaseText, *, by: Organizer) -> Case:
 
 
 def edit(case: Case, text: CaseText, *, by: Organizer) -> None:
+    if case.status == CaseStatus.DRAFT and text.title != case.title:
+        # Until it is published the address follows the title: a name taken out of the title
+        # must not stay in the address. Once public, links to it must keep working.
+        case.slug = slug_for(text.title)
     _apply(case, text)
     audit.record("case.edit", case, by=by)
 

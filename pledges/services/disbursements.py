@@ -1,7 +1,7 @@
 """Organizers' side of disbursements: what a pool holds before paying, recording a payment and
 correcting a mistaken one. Every change goes through the ledger, as the command line's does."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select
@@ -54,17 +54,71 @@ def unallocated(currency: str) -> int:
     return available - spent
 
 
-def record(
-    case: Case, amount: int, paid_on: date, note: str, *, by: Organizer | None
-) -> Disbursement:
-    disbursement = ledger.record_disbursement(case, amount, paid_on, note)
-    audit.record(
-        "disbursement.record",
-        disbursement,
-        f"{amount} {case.currency} to case:{case.id} on {paid_on.isoformat()}",
-        by=by,
+@dataclass(frozen=True)
+class Recorded:
+    disbursement: Disbursement
+    #: Whether the same form had been sent before: then nothing new was recorded.
+    repeated: bool = False
+    #: Payments dated later whose share of other income the new one changed: id -> (before, after).
+    recalculated: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+def later_payments(currency: str, paid_on: date) -> int:
+    """How many payments in the ledger are dated after `paid_on`: a payment dated before them
+    takes money first, and theirs is worked out again."""
+    return db.session.scalar(
+        select(func.count()).where(
+            Disbursement.in_ledger,
+            Disbursement.currency == currency,
+            Disbursement.paid_on > paid_on,
+        )
     )
-    return disbursement
+
+
+def record(
+    case: Case,
+    amount: int,
+    paid_on: date,
+    note: str,
+    *,
+    by: Organizer | None,
+    request_key: str | None = None,
+) -> Recorded:
+    ledger.lock()  # before looking: the same form sent twice at once must see the first
+    if request_key:
+        earlier = db.session.scalar(
+            select(Disbursement).where(Disbursement.request_key == request_key)
+        )
+        if earlier is not None:
+            return Recorded(earlier, repeated=True)
+    later = dict(
+        db.session.execute(
+            select(Disbursement.id, Disbursement.other_income).where(
+                Disbursement.in_ledger,
+                Disbursement.currency == case.currency,
+                Disbursement.paid_on > paid_on,
+            )
+        ).all()
+    )
+    disbursement = ledger.record_disbursement(case, amount, paid_on, note)
+    disbursement.request_key = request_key
+    changed = {}
+    if later:
+        after = dict(
+            db.session.execute(
+                select(Disbursement.id, Disbursement.other_income).where(
+                    Disbursement.id.in_(list(later))
+                )
+            ).all()
+        )
+        changed = {i: (later[i], after[i]) for i in sorted(later) if later[i] != after[i]}
+    detail = f"{amount} {case.currency} to case:{case.id} on {paid_on.isoformat()}"
+    if changed:
+        detail += "; recalculated " + ", ".join(
+            f"disbursement:{i} other income {old} -> {new}" for i, (old, new) in changed.items()
+        )
+    audit.record("disbursement.record", disbursement, detail, by=by)
+    return Recorded(disbursement, recalculated=changed)
 
 
 def reverse(original: Disbursement, paid_on: date, note: str, *, by: Organizer) -> Disbursement:

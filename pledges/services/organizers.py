@@ -3,10 +3,10 @@
 import uuid
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pledges.extensions import db
-from pledges.models import Organizer, OrganizerRole
+from pledges.models import LoginToken, Organizer, OrganizerRole, RecoveryCode
 from pledges.models.types import utcnow
 from pledges.services import audit, mail_outbox
 from pledges.services.supporters import normalize_email
@@ -75,8 +75,34 @@ def remove(organizer: Organizer, *, by: Organizer) -> None:
     if organizer.id == by.id:
         raise ValueError("you cannot remove yourself; ask another admin")
     organizer.removed_at = utcnow()
-    organizer.session_epoch += 1
+    forget_second_factor(organizer)
     audit.record("organizer.remove", organizer, by=by)
+
+
+def reset_second_factor(organizer: Organizer, *, by: Organizer) -> None:
+    """For a lost phone: the organizer enrols again from a new invitation."""
+    forget_second_factor(organizer)
+    send_invitation(organizer)
+    audit.record("organizer.reset-second-factor", organizer, by=by)
+
+
+def forget_second_factor(organizer: Organizer) -> None:
+    """End every session, and void the authenticator, the recovery codes and unused links."""
+    now = utcnow()
+    organizer.session_epoch += 1
+    organizer.totp_secret = None
+    organizer.totp_confirmed_at = None
+    organizer.last_totp_step = None
+    db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.organizer_id == organizer.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    db.session.execute(
+        update(LoginToken)
+        .where(LoginToken.organizer_id == organizer.id, LoginToken.used_at.is_(None))
+        .values(used_at=now)
+    )
 
 
 def end_sessions(organizer: Organizer) -> None:

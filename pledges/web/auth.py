@@ -22,7 +22,8 @@ def load_supporter(user_id: str) -> Supporter | None:
 
 def _address_key() -> str:
     """Rate-limit per address without keeping the address in the limiter's storage."""
-    return "address:" + supporters.email_index(request.form.get("email", ""))
+    # With the client's address: a stranger must not lock the real supporter out.
+    return f"address:{supporters.email_index(request.form.get('email', ''))}:{request.remote_addr}"
 
 
 def _login_page(

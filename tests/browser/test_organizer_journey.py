@@ -176,9 +176,9 @@ def test_organizers_run_a_case_from_invitation_to_outcome(app, live_server, page
     # Only what the figure needs goes into the address (and the server's logs).
     assert "csrf_token" not in checked.value.url and "note" not in checked.value.url
     expect(pool).to_contain_text("€38.28 in the general fund")
-    expect(pool.get_by_role("alert")).to_have_count(0)
+    expect(pool.locator(".warning")).to_have_count(0)
     organizer.get_by_label("Amount").fill("50")
-    expect(pool.get_by_role("alert")).to_contain_text(
+    expect(pool.locator(".warning")).to_contain_text(
         "€11.72 of this payment is more than the pool holds"
     )
     assert still_on_page(organizer)

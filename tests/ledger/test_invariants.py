@@ -61,7 +61,8 @@ def play(steps) -> None:  # noqa: ANN001
         elif kind == "reverse":
             if disbursed:
                 mistake = db.session.get(Disbursement, disbursed.pop(step[1] % len(disbursed)))
-                ledger.reverse_disbursement(mistake, on(step[2]), note="test")
+                day = max(on(step[2]), mistake.paid_on)  # never before the payment itself
+                ledger.reverse_disbursement(mistake, day, note="test")
                 db.session.commit()
         elif paid:
             contribution = db.session.get(Contribution, paid[step[1] % len(paid)])

@@ -78,6 +78,7 @@ ACCESS = {
     "organizer.invite": "admin",
     "organizer.resend_invitation": "admin",
     "organizer.remove": "admin",
+    "organizer.reset_second_factor": "admin",
     "organizer.audit_log": "admin",
     "webhooks.stripe_webhook": "webhook",
     "demo.checkout": "dev-only",
@@ -191,7 +192,7 @@ EXPECTED = {
 }
 
 #: Walked after every other route, because they end something the walk still needs.
-LAST = ("organizer.remove", "organizer.logout_everywhere")
+LAST = ("organizer.remove", "organizer.logout", "organizer.logout_everywhere")
 
 
 def _path(response) -> str | None:
@@ -247,7 +248,9 @@ def _seed(app) -> World:
             update = cases.post_update(
                 case, "Medication bought", "Three months of it.", notify=False, by=staff[role]
             )
-            paid = disbursements.record(case, 5_00, date.today(), "Pharmacy", by=staff[role])
+            paid = disbursements.record(
+                case, 5_00, date.today(), "Pharmacy", by=staff[role]
+            ).disbursement
             db.session.commit()
             targets[role] = Targets(case.id, update.id, paid.id)
         return World(
@@ -349,6 +352,8 @@ def _walk(app, world, clients, visitor: str) -> list[str]:
     targets = world.targets["admin" if visitor == "admin" else "organizer"]
     problems = []
     for endpoint, method, url, form in _requests(app, world, targets):
+        if endpoint == "organizer.logout_everywhere":  # signing out before ended the session
+            _sign_in_again(app, world, clients, visitor)
         expected = EXPECTED[ACCESS[endpoint]][VISITORS.index(visitor)]
         try:
             response = _send(clients[visitor], method, url, form)
@@ -361,6 +366,13 @@ def _walk(app, world, clients, visitor: str) -> list[str]:
                 f" {response.location or ''} (expected {expected.__name__})"
             )
     return problems
+
+
+def _sign_in_again(app, world, clients, visitor: str) -> None:
+    if visitor == "organizer without TOTP":
+        use_link(app, clients[visitor], world.organizer_ids[visitor])
+    elif visitor in ("organizer", "admin"):
+        sign_in(app, clients[visitor], world.organizer_ids[visitor], steps_ahead=1)
 
 
 def _audit_count(app) -> int:

@@ -164,3 +164,16 @@ def test_without_script_publishing_returns_to_the_case(app, organizer_client):
     )
     assert impossible.status_code == 409
     assert "Already changed" in impossible.get_data(as_text=True)
+
+
+def test_a_drafts_address_follows_its_title_until_published(app, organizer_client):
+    with app.app_context():
+        case_id = make_case(title="Bail for Jane Doe", slug="bail-for-jane-doe", status="draft").id
+    text = {"summary": "s", "story": "", "goal": "", "action": "save"}
+    organizer_client.post_form(f"/organizer/cases/{case_id}/edit", {**text, "title": "Bail for J."})
+    with app.app_context():
+        assert db.session.get(Case, case_id).slug == "bail-for-j"
+    organizer_client.post_form(f"/organizer/cases/{case_id}/status", {"status": "open"})
+    organizer_client.post_form(f"/organizer/cases/{case_id}/edit", {**text, "title": "Bail paid"})
+    with app.app_context():
+        assert db.session.get(Case, case_id).slug == "bail-for-j"

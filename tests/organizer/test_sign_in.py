@@ -157,3 +157,53 @@ def test_code_guessing_is_rate_limited(app, client):
     ]
     assert answers[:10] == [422] * 10
     assert answers[10] == 429
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(app, client):
+    with app.app_context():
+        organizer_id = make_organizer().id
+    sign_in(app, client, organizer_id)
+    copied = client.get_cookie("session").value
+
+    assert client.post_form("/organizer/logout").status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/organizer/").location.endswith("/organizer/login")
+
+
+def test_a_removed_organizer_invited_again_enrols_afresh(app, client, runner):
+    with app.app_context():
+        admin_id = make_organizer("admin").id
+        removed = make_organizer(email="gone@example.org")
+        removed_id = removed.id
+        second_factor.new_recovery_codes(removed)
+        old_link = auth_tokens.issue(removed)
+        db.session.commit()
+    sign_in(app, client, admin_id)
+    client.post_form(f"/organizer/team/{removed_id}/remove")
+    assert runner.invoke(args=["pledges", "invite-organizer", "gone@example.org"]).exit_code == 0
+
+    with app.app_context():
+        back = db.session.get(Organizer, removed_id)
+        assert back.totp_secret is None and back.totp_confirmed_at is None
+        assert second_factor.recovery_codes_left(back) == 0
+    assert client.get(f"/organizer/login/{old_link}").status_code == 410
+
+
+def test_an_admin_resets_a_lost_second_factor(app, client, smtp):
+    with app.app_context():
+        admin_id = make_organizer("admin").id
+        lost_id = make_organizer(email="lost@example.org").id
+    lost = app.test_client()
+    sign_in(app, lost, lost_id)
+    sign_in(app, client, admin_id)
+
+    assert client.post_form(f"/organizer/team/{lost_id}/reset").status_code == 303
+
+    assert lost.get("/organizer/").location.endswith("/organizer/login")
+    link = delivered_link(app, smtp, "lost@example.org")
+    fresh = app.test_client()
+    fresh.post_form(link.removeprefix("http://pledges.test"))
+    assert "Set up your second factor" in fresh.get("/organizer/second-factor").get_data(
+        as_text=True
+    )

@@ -12,7 +12,7 @@ correcting entry (the same amount, negative) takes both out of the ledger, which
 """
 
 from pledges.services.ledger.checking import check
-from pledges.services.ledger.common import AVAILABLE, cutoff, given
+from pledges.services.ledger.common import AVAILABLE, cutoff, given, lock
 from pledges.services.ledger.pools import remaining
 from pledges.services.ledger.rebuilding import RebuildReport, rebuild
 from pledges.services.ledger.recording import (
@@ -29,6 +29,7 @@ __all__ = [
     "check",
     "cutoff",
     "given",
+    "lock",
     "place_late_contribution",
     "rebuild",
     "record_disbursement",

@@ -53,9 +53,13 @@ def reverse_disbursement(original: Disbursement, paid_on: date, note: str) -> Di
     """Cancel a mistaken disbursement with a correcting entry; nothing is deleted but the
     original's allocations, which are derived. The money it had spent is free again, so the
     ledger is rebuilt from where the original stood."""
+    lock()
+    # Looked at again under the lock: a reversal sent twice at once must see the first.
+    db.session.refresh(original)
     if not original.in_ledger:
         raise ValueError("this disbursement is already reversed, or is itself a correction")
-    lock()
+    if paid_on < original.paid_on:
+        raise ValueError("a correction cannot be dated before the payment it reverses")
     correction = Disbursement(
         case_id=original.case_id,
         amount=-original.amount,

@@ -12,6 +12,7 @@ from pledges.money import format_money
 from pledges.services import cases, disbursements
 from pledges.web.organizer import access, bp
 from pledges.web.rendering import redirect_to, render_partial
+from pledges.web.templating import format_date
 
 
 @bp.get("/disbursements")
@@ -46,6 +47,7 @@ def _pool(form: DisbursementForm) -> dict | None:
         amount = None
     return {
         "case": case,
+        "later": disbursements.later_payments(case.currency, paid_on),
         "figure": figure,
         "amount": amount,
         "other_income": figure.other_income_for(amount) if amount else 0,
@@ -72,19 +74,37 @@ def record_disbursement() -> Response:
         form.paid_on.data,
         form.note.data or "",
         by=access.current(),
+        request_key=form.request_key.data or None,
     )
     db.session.commit()
-    flash(
-        _(
-            "Recorded %(amount)s to “%(case)s”: %(covered)s from supporters, %(other)s from "
-            "other income.",
-            amount=format_money(recorded.amount, recorded.currency),
-            case=recorded.case.title,
-            covered=format_money(recorded.amount - recorded.other_income, recorded.currency),
-            other=format_money(recorded.other_income, recorded.currency),
-        )
-    )
+    flash(_message(recorded))
     return redirect_to(url_for("organizer.disbursement_list"))
+
+
+def _message(recorded: disbursements.Recorded) -> str:
+    paid = recorded.disbursement
+    if recorded.repeated:
+        return _("This form was sent before: the payment was recorded once, not again.")
+    message = _(
+        "Recorded %(amount)s to “%(case)s”: %(covered)s from supporters, %(other)s from "
+        "other income.",
+        amount=format_money(paid.amount, paid.currency),
+        case=paid.case.title,
+        covered=format_money(paid.amount - paid.other_income, paid.currency),
+        other=format_money(paid.other_income, paid.currency),
+    )
+    for other_id, (before, after) in recorded.recalculated.items():
+        other = db.session.get(Disbursement, other_id)
+        message += " " + _(
+            "The later payment of %(amount)s to “%(case)s” on %(day)s now takes %(after)s "
+            "from other income (before: %(before)s).",
+            amount=format_money(other.amount, other.currency),
+            case=other.case.title,
+            day=format_date(other.paid_on),
+            after=format_money(after, other.currency),
+            before=format_money(before, other.currency),
+        )
+    return message
 
 
 @bp.get("/disbursements/<int:disbursement_id>/reverse")
@@ -111,7 +131,14 @@ def reverse(disbursement_id: int) -> Response:
         return _reverse_page(original, form, status=409)
     if not form.validate_on_submit():
         return _reverse_page(original, form, status=422)
-    disbursements.reverse(original, form.paid_on.data, form.note.data, by=access.current())
+    if form.paid_on.data < original.paid_on:
+        form.paid_on.errors.append(_("A correction cannot be dated before the payment itself."))
+        return _reverse_page(original, form, status=422)
+    try:
+        disbursements.reverse(original, form.paid_on.data, form.note.data, by=access.current())
+    except ValueError:  # reversed a moment ago, by another click or another organizer
+        db.session.rollback()
+        return _reverse_page(original, form, status=409)
     db.session.commit()
     flash(_("The payment is reversed; the money it had used is free again."))
     return redirect_to(url_for("organizer.disbursement_list"))

@@ -18,7 +18,10 @@ from pledges.web.rendering import redirect_to, render_partial
 
 
 def _address_key() -> str:
-    return "organizer-address:" + organizers.email_index(request.form.get("email", ""))
+    # With the client's address: a stranger asking over and over for someone's link must not
+    # lock the real person out of signing in.
+    address = organizers.email_index(request.form.get("email", ""))
+    return f"organizer-address:{address}:{request.remote_addr}"
 
 
 def _session_key() -> str:
@@ -170,6 +173,11 @@ def enrol() -> Response:
 # CSRF is checked for every POST by the app-wide CSRFProtect.
 @bp.post("/logout")
 def logout() -> Response:
+    """The session cookie alone cannot be taken back: signing out raises the organizer's
+    session epoch, so a copy of the cookie stops working too (and so do other devices)."""
+    organizer = access.current()
+    organizer.session_epoch += 1
+    db.session.commit()
     access.end()
     return redirect_to(url_for("public.index"))
 

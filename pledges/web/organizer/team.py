@@ -1,6 +1,6 @@
 """Admins' pages: the organizers, their invitations, and the audit log (read-only)."""
 
-from flask import Response, abort, render_template, request, url_for
+from flask import Response, abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 
 from pledges.extensions import db
@@ -56,6 +56,18 @@ def resend_invitation(organizer_id: int) -> Response:
     organizers.send_invitation(invited)
     audit.record("organizer.reinvite", invited, by=access.current())
     db.session.commit()
+    return redirect_to(url_for("organizer.team"))
+
+
+@bp.post("/team/<int:organizer_id>/reset")
+@access.admin_only
+def reset_second_factor(organizer_id: int) -> Response:
+    person = db.get_or_404(Organizer, organizer_id)
+    if not person.is_active or person.id == access.current().id:
+        abort(409)
+    organizers.reset_second_factor(person, by=access.current())
+    db.session.commit()
+    flash(_("%(name)s is signed out and gets a new invitation to set up again.", name=person.name))
     return redirect_to(url_for("organizer.team"))
 
 

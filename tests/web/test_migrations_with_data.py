@@ -1,0 +1,50 @@
+"""Migrations run on databases that hold data, not only on empty ones."""
+
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, text
+
+from pledges import create_app
+from pledges.extensions import db
+from pledges.services import demo_data, ledger
+from tests.conftest import BASE_CONFIG
+
+
+def test_upgrading_a_fund_with_a_ledger_keeps_every_row(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade(revision="0003")
+        # The demo fund as an 0003 schema holds it: contributions, disbursements, allocations.
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO cases (id, slug, title, summary, story, currency, status, "
+                    "created_at) VALUES (1, 'c', 'C', 's', '', 'EUR', 'open', '2026-01-01')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO disbursements (id, case_id, amount, currency, paid_on, note, "
+                    "other_income, created_at) VALUES (1, 1, 500, 'EUR', '2026-02-01', '', 500, "
+                    "'2026-02-01')"
+                )
+            )
+        engine.dispose()
+        upgrade()
+        assert db.session.execute(text("SELECT amount, in_ledger FROM disbursements")).one() == (
+            500,
+            1,
+        )
+        demo_data.load()
+        db.session.commit()
+        assert ledger.check() == []
+        allocations = db.session.scalar(text("SELECT count(*) FROM allocations"))
+        assert allocations > 0
+        db.session.remove()
+        # And back: the data of older revisions survives the way down.
+        downgrade(revision="0003")
+        assert db.session.scalar(text("SELECT count(*) FROM allocations")) == allocations
+        db.session.remove()
+        db.engine.dispose()
