@@ -29,6 +29,21 @@ def email_field() -> EmailField:
     )
 
 
+def monthly_amount(typed: str, currency: str) -> int:
+    """A typed monthly amount in minor units, or a ValidationError saying what to type."""
+    if not typed:
+        raise ValidationError(_l("Enter an amount."))
+    try:
+        minor = to_minor(typed, currency)
+    except ValueError as error:
+        raise ValidationError(_l("Enter an amount like 12 or 12.50.")) from error
+    if not to_minor(str(MIN_AMOUNT), currency) <= minor <= to_minor(str(MAX_AMOUNT), currency):
+        raise ValidationError(
+            _l("Choose between %(low)s and %(high)s a month.", low=MIN_AMOUNT, high=MAX_AMOUNT)
+        )
+    return minor
+
+
 class PledgeForm(FlaskForm):
     amount = RadioField(
         _l("Monthly amount"),
@@ -70,21 +85,7 @@ class PledgeForm(FlaskForm):
             )
         else:
             value = field.data
-        if not value:
-            raise ValidationError(_l("Enter an amount."))
-        try:
-            minor = to_minor(value, self.currency)
-        except ValueError as error:
-            raise ValidationError(_l("Enter an amount like 12 or 12.50.")) from error
-        if (
-            not to_minor(str(MIN_AMOUNT), self.currency)
-            <= minor
-            <= to_minor(str(MAX_AMOUNT), self.currency)
-        ):
-            raise ValidationError(
-                _l("Choose between %(low)s and %(high)s a month.", low=MIN_AMOUNT, high=MAX_AMOUNT)
-            )
-        self.amount_minor = minor
+        self.amount_minor = monthly_amount(value, self.currency)
 
     def validate_public_name(self, field: StringField) -> None:
         if self.show_name.data and not (field.data or "").strip():

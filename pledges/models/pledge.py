@@ -58,6 +58,12 @@ class Pledge(db.Model):
     #: Earmark: the case this pledge is for; None means the general fund.
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     next_charge_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: While paused: the day charges start again by themselves.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set when the supporter canceled: the pledge ends then, at the end of the paid period.
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why, if they said: a short free text, read only as an aggregate.
+    cancel_reason: Mapped[str | None] = mapped_column(String(80))
     #: The public name typed on the pledge form. It reaches the supporter only once they confirm
     #: it signed in: the form is public, and a name planted on someone's address would later
     #: show that they give.

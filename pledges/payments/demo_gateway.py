@@ -65,6 +65,20 @@ class DemoGateway:
         pledge.next_charge_at = add_months(now, 1)
         return contribution
 
+    # The demo's subscription is the pledge row itself: a change has nothing else to reach.
+
+    def change_amount(self, pledge: Pledge, amount: int) -> None:
+        pass
+
+    def pause(self, pledge: Pledge, until: datetime) -> None:
+        pass
+
+    def resume(self, pledge: Pledge) -> None:
+        pass
+
+    def cancel_at_period_end(self, pledge: Pledge, cancel: bool) -> None:
+        pass
+
     def refund(self, contribution: Contribution, amount: int | None = None) -> None:
         """What Stripe's `charge.refunded` does: all of it, or `amount` more, goes back."""
         refunded = contribution.gross if amount is None else contribution.refunded + amount

@@ -1,3 +1,4 @@
+from datetime import datetime
 from typing import Protocol
 
 from pledges.models import Pledge
@@ -13,3 +14,14 @@ class PaymentGateway(Protocol):
     def start_checkout(self, pledge: Pledge, *, success_url: str, cancel_url: str) -> str:
         """Return the address of a hosted checkout that starts this pledge's subscription."""
         ...
+
+    # The supporter's own changes. Each is applied at the provider first; the caller records it
+    # only if the provider took it. None prorates: a change takes effect from the next charge.
+
+    def change_amount(self, pledge: Pledge, amount: int) -> None: ...
+
+    def pause(self, pledge: Pledge, until: datetime) -> None: ...
+
+    def resume(self, pledge: Pledge) -> None: ...
+
+    def cancel_at_period_end(self, pledge: Pledge, cancel: bool) -> None: ...

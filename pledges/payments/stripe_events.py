@@ -62,11 +62,23 @@ def sync_subscription(pledge: Pledge, gateway: StripeGateway, subscription_id: s
         pledges.move(pledge, status, now)
     items = (subscription.get("items") or {}).get("data") or []
     if items and pledge.status != PledgeStatus.CANCELED:
+        # Whatever changed it, here or in Stripe's Billing Portal, shows on the member page.
         item = items[0]
+        period_end = from_timestamp(item["current_period_end"])
         pledge.amount = item["price"]["unit_amount"] * item.get("quantity", 1)
-        charges_next = pledge.status in {PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE}
-        if charges_next and not subscription.get("cancel_at_period_end"):
-            pledge.next_charge_at = from_timestamp(item["current_period_end"])
+        pause = subscription.get("pause_collection") or {}
+        resumes_at = pause.get("resumes_at")
+        pledge.paused_until = from_timestamp(resumes_at) if pause and resumes_at else None
+        ending = subscription.get("cancel_at_period_end") or subscription.get("cancel_at")
+        pledge.ends_at = (
+            from_timestamp(subscription.get("cancel_at") or item["current_period_end"])
+            if ending
+            else None
+        )
+        if pledge.status == PledgeStatus.PAUSED:
+            pledge.next_charge_at = pledge.paused_until
+        elif pledge.status in {PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE} and not ending:
+            pledge.next_charge_at = period_end
         else:
             pledge.next_charge_at = None
 

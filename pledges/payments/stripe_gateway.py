@@ -2,7 +2,9 @@
 handling trusts more than the order events arrive in."""
 
 import json
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -77,6 +79,51 @@ class StripeGateway:
             options={"idempotency_key": f"pledge-{pledge_ref}-checkout"},
         )
         return session.url
+
+    # -- the supporter's changes ------------------------------------------------------------
+
+    def _update(self, pledge: Pledge, params: dict[str, Any]) -> dict[str, Any]:
+        # A fresh key per change: the library's own retries of this call reuse it, and Stripe
+        # applies the change once.
+        return self.client.v1.subscriptions.update(
+            pledge.provider_subscription_id,
+            params=params,
+            options={"idempotency_key": f"pledge-{pledge.id}-{uuid.uuid4().hex}"},
+        ).to_dict()
+
+    def change_amount(self, pledge: Pledge, amount: int) -> None:
+        subscription = self.fetch_subscription(pledge.provider_subscription_id)
+        item = subscription["items"]["data"][0]
+        self._update(
+            pledge,
+            {
+                "items": [
+                    {
+                        "id": item["id"],
+                        "price_data": {
+                            "currency": pledge.currency.lower(),
+                            "product": self.product_id(),
+                            "unit_amount": amount,
+                            "recurring": {"interval": "month"},
+                        },
+                    }
+                ],
+                "proration_behavior": "none",
+            },
+        )
+
+    def pause(self, pledge: Pledge, until: datetime) -> None:
+        # "void": the invoices of the paused months are not collected, ever.
+        self._update(
+            pledge,
+            {"pause_collection": {"behavior": "void", "resumes_at": int(until.timestamp())}},
+        )
+
+    def resume(self, pledge: Pledge) -> None:
+        self._update(pledge, {"pause_collection": ""})
+
+    def cancel_at_period_end(self, pledge: Pledge, cancel: bool) -> None:
+        self._update(pledge, {"cancel_at_period_end": cancel})
 
     # -- webhooks ---------------------------------------------------------------------------
 

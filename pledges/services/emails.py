@@ -110,6 +110,20 @@ def _case_update(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail
     )
 
 
+def _pledge_changed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    pledge = db.session.get(Pledge, row.context["pledge_id"])
+    if pledge is None or supporter is None or pledge.supporter_id != supporter.id:
+        return None
+    return _render(
+        "pledge_changed",
+        _("Your pledge to %(fund)s: changed", fund=current_app.config["FUND_NAME"]),
+        pledge=pledge,
+        change=row.context["change"],
+        details=row.context,
+        member_url=url_for("member.home", _external=True),
+    )
+
+
 #: kind -> renderer, given the row and the supporter its recipient is (None if nobody).
 RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | None]] = {
     "welcome": _welcome,
@@ -117,6 +131,7 @@ RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | N
     "organizer-invite": _organizer_invite,
     "organizer-sign-in": _organizer_sign_in,
     "case-update": _case_update,
+    "pledge-changed": _pledge_changed,
 }
 
 

@@ -1,13 +1,19 @@
-"""A supporter's own page: their pledges and what they have paid."""
+"""A supporter's own page: their pledges, what they have paid, and every change they can make
+to their pledge themselves. A change answers htmx with the pledge's card, swapped in place,
+and a plain form post with the page again."""
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from htmx_flask import request as htmx_request
 
 from pledges.extensions import db
 from pledges.forms import ConfirmForm
-from pledges.models import Supporter
-from pledges.services import attribution, pledges, supporters
-from pledges.web.rendering import no_store
+from pledges.forms.member import AmountForm, CancelForm, EarmarkForm, PauseForm
+from pledges.models import Pledge, Supporter
+from pledges.payments import gateway
+from pledges.services import attribution, fund, pledge_changes, pledges, supporters
+from pledges.web.rendering import absolute_url, no_store, redirect_to
 
 bp = Blueprint("member", __name__)
 
@@ -29,6 +35,7 @@ def home() -> str:
         attributions=attribution.for_supporter(supporter),
         requested_names=supporters.requested_names(supporter),
         form=ConfirmForm(),
+        **_card_forms(),
     )
 
 
@@ -43,6 +50,169 @@ def public_name() -> Response:
     supporters.settle_public_name(current_supporter(), int(request.form["pledge"]), show=show)
     db.session.commit()
     return redirect(url_for("member.home"), code=303)
+
+
+# -- changes to a pledge ------------------------------------------------------------------------
+
+MESSAGES = {
+    "amount": lambda: _("Your new amount applies from the next charge."),
+    "pause": lambda: _("Your pledge is paused."),
+    "resume": lambda: _("Your pledge continues."),
+    "cancel": lambda: _("Your pledge is canceled. Nothing more will be charged."),
+    "restart": lambda: _("Your pledge continues: the cancellation is undone."),
+    "earmark": lambda: _("Your next payments go where you chose."),
+}
+
+
+def _card_forms(**bound: object) -> dict:
+    """Every change form, empty unless one is given filled in (with its errors)."""
+    forms = {
+        "pause_form": PauseForm(formdata=None),
+        "cancel_form": CancelForm(formdata=None),
+        "earmark_cases": fund.open_cases(),
+    }
+    forms.update(bound)
+    return forms
+
+
+def _own_pledge(pledge_id: int) -> Pledge:
+    """Only the supporter's own pledge: anyone else's is not found, not forbidden."""
+    pledge = db.session.get(Pledge, pledge_id)
+    if pledge is None or pledge.supporter_id != current_user.id:
+        abort(404)
+    return pledge
+
+
+def _card(pledge: Pledge, status: int = 200, error: str | None = None, **forms: object) -> Response:
+    page = render_template(
+        "member/_pledge.html", pledge=pledge, error=error, opened=forms.pop("opened", None),
+        **_card_forms(**forms),
+    )  # fmt: skip
+    return Response(page, status=status)
+
+
+def _done(pledge: Pledge, change: str, changed: bool) -> Response:
+    db.session.commit()
+    if htmx_request.htmx and not htmx_request.htmx.boosted:
+        return _card(pledge)
+    if changed:
+        flash(MESSAGES[change]())
+    return redirect(url_for("member.home", _anchor=f"pledge-{pledge.id}"), code=303)
+
+
+def _refused(pledge: Pledge, status: int, error: str | None = None, **forms: object) -> Response:
+    db.session.rollback()
+    if htmx_request.htmx and not htmx_request.htmx.boosted:
+        return _card(pledge, status=status, error=error, **forms)
+    supporter = current_supporter()
+    page = render_template(
+        "member/home.html",
+        supporter=supporter,
+        pledges=pledges.of_supporter(supporter),
+        contributions=supporter.contributions,
+        attributions=attribution.for_supporter(supporter),
+        requested_names=supporters.requested_names(supporter),
+        form=ConfirmForm(),
+        error=error,
+        error_pledge=pledge.id,
+        opened=forms.pop("opened", None),
+        **_card_forms(**forms),
+    )
+    return Response(page, status=status)
+
+
+def _not_possible() -> str:
+    return _("That is not possible for this pledge as it stands now. Reload the page.")
+
+
+@bp.post("/member/pledges/<int:pledge_id>/amount")
+@login_required
+def change_amount(pledge_id: int) -> Response:
+    pledge = _own_pledge(pledge_id)
+    form = AmountForm(pledge=pledge)
+    if not form.validate_on_submit():
+        return _refused(pledge, 422, amount_form=form, opened="amount")
+    try:
+        changed = pledge_changes.change_amount(pledge, form.amount_minor)
+    except pledge_changes.NotPossible:
+        return _refused(pledge, 409, _not_possible())
+    return _done(pledge, "amount", changed)
+
+
+@bp.post("/member/pledges/<int:pledge_id>/pause")
+@login_required
+def pause(pledge_id: int) -> Response:
+    pledge = _own_pledge(pledge_id)
+    form = PauseForm()
+    if not form.validate_on_submit():
+        return _refused(pledge, 422, pause_form=form, opened="pause")
+    try:
+        changed = pledge_changes.pause(pledge, int(form.months.data))
+    except pledge_changes.NotPossible:
+        return _refused(pledge, 409, _not_possible())
+    return _done(pledge, "pause", changed)
+
+
+@bp.post("/member/pledges/<int:pledge_id>/resume")
+@login_required
+def resume(pledge_id: int) -> Response:
+    pledge = _own_pledge(pledge_id)
+    return _done(pledge, "resume", pledge_changes.resume(pledge))
+
+
+@bp.post("/member/pledges/<int:pledge_id>/cancel")
+@login_required
+def cancel(pledge_id: int) -> Response:
+    pledge = _own_pledge(pledge_id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return _refused(pledge, 422, cancel_form=form, opened="cancel")
+    try:
+        changed = pledge_changes.cancel(pledge, form.reason.data)
+    except pledge_changes.NotPossible:
+        return _refused(pledge, 409, _not_possible())
+    return _done(pledge, "cancel", changed)
+
+
+@bp.post("/member/pledges/<int:pledge_id>/restart")
+@login_required
+def restart(pledge_id: int) -> Response:
+    """Undo a cancellation still to come, or, for a pledge that has ended, go to checkout
+    for the same pledge anew: one step either way."""
+    pledge = _own_pledge(pledge_id)
+    if pledge.status != "canceled":
+        try:
+            return _done(pledge, "restart", pledge_changes.restart(pledge))
+        except pledge_changes.NotPossible:
+            return _refused(pledge, 409, _not_possible())
+    case = pledge.case if pledge.case and pledge.case.status == "open" else None
+    renewed = pledges.start_pledge(
+        email=pledge.supporter.email,
+        amount=pledge.amount,
+        currency=pledge.currency,
+        provider=gateway().name,
+        case=case,
+    )
+    db.session.commit()
+    url = gateway().start_checkout(
+        renewed, success_url=absolute_url("pledge.thanks"), cancel_url=absolute_url("member.home")
+    )
+    db.session.commit()
+    return redirect_to(url)
+
+
+@bp.post("/member/pledges/<int:pledge_id>/earmark")
+@login_required
+def earmark(pledge_id: int) -> Response:
+    pledge = _own_pledge(pledge_id)
+    form = EarmarkForm(cases=fund.open_cases())
+    if not form.validate_on_submit():
+        return _refused(pledge, 422, opened="earmark")
+    try:
+        changed = pledge_changes.change_earmark(pledge, form.chosen_case)
+    except pledge_changes.NotPossible:
+        return _refused(pledge, 409, _not_possible())
+    return _done(pledge, "earmark", changed)
 
 
 def current_supporter() -> Supporter:

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from pledges.money import format_money
+from pledges.money import format_money, to_major
 
 
 def current_locale() -> str:
@@ -68,6 +68,7 @@ def render_error(error: HTTPException) -> Response:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         format_money=format_money,
+        to_major=to_major,
         format_date=format_date,
         current_locale=current_locale,
         demo_payments=app.config["PAYMENTS"] == "demo",

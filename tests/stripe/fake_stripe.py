@@ -155,6 +155,9 @@ class FakeStripe:
                 p for p in self.objects["invoice_payment"].values() if p["invoice"] == invoice_id
             ]
             return 200, {"object": "list", "data": found, "has_more": False, "url": path}
+        updated = re.fullmatch(r"/v1/subscriptions/(\w+)", path)
+        if method == "POST" and updated:
+            return self._update_subscription(updated[1], params)
         match = re.fullmatch(r"/v1/(subscriptions|invoices|payment_intents|charges)/([\w]+)", path)
         if method == "GET" and match:
             kind = {
@@ -174,6 +177,34 @@ class FakeStripe:
         return 404, {
             "error": {"type": "invalid_request_error", "message": f"Unrecognized {method} {path}"}
         }
+
+    def _update_subscription(self, subscription_id: str, params: dict) -> tuple[int, dict]:
+        """What the app may change: the price (proration must be off), the pause, and whether
+        it ends with the period."""
+        subscription = self.objects["subscription"].get(subscription_id)
+        if subscription is None:
+            return 404, {"error": {"type": "invalid_request_error", "message": "No such sub"}}
+        for item in params.get("items", []):
+            if params.get("proration_behavior") != "none":
+                return 400, {"error": {"type": "invalid_request_error", "message": "prorates"}}
+            [stored] = [i for i in subscription["items"]["data"] if i["id"] == item["id"]]
+            price = item["price_data"]
+            stored["price"] = {
+                "id": _new_id("price"),
+                "unit_amount": int(price["unit_amount"]),
+                "currency": price["currency"],
+                "recurring": {"interval": price["recurring"]["interval"]},
+            }
+        if "pause_collection" in params:
+            pause = params["pause_collection"]
+            subscription["pause_collection"] = (
+                {"behavior": pause["behavior"], "resumes_at": int(pause["resumes_at"])}
+                if pause
+                else None
+            )
+        if "cancel_at_period_end" in params:
+            subscription["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
+        return 200, subscription
 
     def _store(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
         obj = {"object": kind, "livemode": False, "created": int(time.time()), **obj}

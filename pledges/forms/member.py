@@ -1,0 +1,58 @@
+"""The forms on a supporter's member page, one per change they can make."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectChoice, SelectField, StringField
+from wtforms.validators import InputRequired, Length
+
+from pledges.forms import monthly_amount
+from pledges.models import Case, Pledge
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class AmountForm(FlaskForm):
+    amount = StringField(_l("New monthly amount"), filters=[_strip])
+
+    def __init__(self, *args: object, pledge: Pledge, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.pledge = pledge
+
+    def validate_amount(self, field: StringField) -> None:
+        self.amount_minor = monthly_amount(field.data or "", self.pledge.currency)
+
+
+class PauseForm(FlaskForm):
+    months = RadioField(
+        _l("Pause for"),
+        choices=[
+            SelectChoice("1", _l("one month")),
+            SelectChoice("2", _l("two months")),
+            SelectChoice("3", _l("three months")),
+        ],
+        default="1",
+        validators=[InputRequired(_l("Choose how long."))],
+    )
+
+
+class CancelForm(FlaskForm):
+    reason = StringField(
+        _l("Why? (optional, a few words)"), filters=[_strip], validators=[Length(max=80)]
+    )
+
+
+class EarmarkForm(FlaskForm):
+    earmark = SelectField(_l("Where should it go?"), choices=[], validate_choice=True)
+
+    def __init__(self, *args: object, cases: list[Case], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.earmark.choices = [SelectChoice("", _l("Wherever the fund needs it most"))] + [
+            SelectChoice(case.slug, case.title) for case in cases
+        ]
+        self.cases = {case.slug: case for case in cases}
+
+    @property
+    def chosen_case(self) -> Case | None:
+        return self.cases.get(self.earmark.data or "")

@@ -1,0 +1,116 @@
+"""What a supporter changes on their own pledge. Each change reaches the payment provider
+first, is recorded here only if the provider took it, and is confirmed by email. Asking for
+what is already so changes nothing and sends nothing: a repeated request is harmless."""
+
+import uuid
+from datetime import datetime
+
+from pledges.extensions import db
+from pledges.models import Case, CaseStatus, Pledge, PledgeStatus
+from pledges.models.types import utcnow
+from pledges.payments import gateway
+from pledges.payments.demo_gateway import add_months
+from pledges.services import mail_outbox
+
+PAUSE_MONTHS = (1, 2, 3)
+#: Pledges a supporter can still change; a canceled one can only be restarted.
+LIVE = (PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE, PledgeStatus.PAUSED)
+
+
+class NotPossible(ValueError):
+    """The change does not apply to the pledge as it stands (e.g. pausing a canceled one)."""
+
+
+def _require(pledge: Pledge, *statuses: PledgeStatus) -> None:
+    if pledge.status not in statuses:
+        raise NotPossible(f"a {pledge.status} pledge cannot do that")
+
+
+def change_amount(pledge: Pledge, amount: int) -> bool:
+    _require(pledge, *LIVE)
+    if amount == pledge.amount:
+        return False
+    gateway().change_amount(pledge, amount)
+    before, pledge.amount = pledge.amount, amount
+    _confirm(pledge, "amount", before=before)
+    return True
+
+
+def pause(pledge: Pledge, months: int, now: datetime | None = None) -> bool:
+    """Skip the next `months` charges; charging starts again by itself after them."""
+    if months not in PAUSE_MONTHS:
+        raise NotPossible("a pause is one, two or three months")
+    _require(pledge, PledgeStatus.ACTIVE, PledgeStatus.PAUSED)
+    now = now or utcnow()
+    anchor = pledge.next_charge_at if pledge.status == PledgeStatus.ACTIVE else None
+    until = add_months(anchor or pledge.paused_until or now, months)
+    if pledge.status == PledgeStatus.PAUSED and pledge.paused_until == until:
+        return False
+    gateway().pause(pledge, until)
+    pledge.status, pledge.paused_until, pledge.next_charge_at = PledgeStatus.PAUSED, until, until
+    _confirm(pledge, "paused", months=months)
+    return True
+
+
+def resume(pledge: Pledge, now: datetime | None = None) -> bool:
+    """Charge again from the next date of the pledge's own monthly rhythm."""
+    if pledge.status != PledgeStatus.PAUSED:
+        return False
+    now = now or utcnow()
+    gateway().resume(pledge)
+    next_charge = pledge.paused_until or add_months(now, 1)
+    while add_months(next_charge, -1) > now:
+        next_charge = add_months(next_charge, -1)
+    pledge.status, pledge.paused_until = PledgeStatus.ACTIVE, None
+    pledge.next_charge_at = None if pledge.ends_at else next_charge
+    _confirm(pledge, "resumed")
+    return True
+
+
+def cancel(pledge: Pledge, reason: str | None = None, now: datetime | None = None) -> bool:
+    """End the pledge when the period already paid for ends; nothing more is charged."""
+    _require(pledge, *LIVE)
+    if pledge.ends_at is not None:
+        return False
+    gateway().cancel_at_period_end(pledge, True)
+    pledge.ends_at = pledge.next_charge_at or now or utcnow()
+    pledge.next_charge_at = None
+    pledge.cancel_reason = (reason or "").strip()[:80] or None
+    _confirm(pledge, "canceled")
+    return True
+
+
+def restart(pledge: Pledge) -> bool:
+    """Undo a cancellation that has not taken effect yet. (A pledge that has ended starts again
+    through a new checkout: see `pledges.start_pledge`.)"""
+    _require(pledge, *LIVE)
+    if pledge.ends_at is None:
+        return False
+    gateway().cancel_at_period_end(pledge, False)
+    if pledge.status != PledgeStatus.PAUSED:
+        pledge.next_charge_at = pledge.ends_at
+    pledge.ends_at, pledge.cancel_reason = None, None
+    _confirm(pledge, "restarted")
+    return True
+
+
+def change_earmark(pledge: Pledge, case: Case | None) -> bool:
+    """Where future payments go; what was paid stays where it went."""
+    _require(pledge, *LIVE)
+    if case is not None and case.status != CaseStatus.OPEN:
+        raise NotPossible("only an open case can be chosen")
+    if pledge.case_id == (case.id if case else None):
+        return False
+    pledge.case = case
+    _confirm(pledge, "earmark")
+    return True
+
+
+def _confirm(pledge: Pledge, change: str, **details: object) -> None:
+    db.session.flush()
+    mail_outbox.enqueue(
+        "pledge-changed",
+        recipient=pledge.supporter.email,
+        dedupe_key=f"pledge-changed:{pledge.id}:{uuid.uuid4().hex}",
+        context={"pledge_id": pledge.id, "change": change, **details},
+    )

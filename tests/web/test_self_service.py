@@ -1,0 +1,141 @@
+"""A supporter changes their own pledge from the member page, on demo payments: htmx swaps the
+pledge's card, a plain post comes back to the page, and each real change is confirmed by one
+email — a repeated request changes and sends nothing."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from pledges.extensions import db
+from pledges.models import OutboxEmail, Pledge
+from pledges.services import mail_outbox
+from tests.factories import make_case, make_pledge, make_supporter
+from tests.organizer.signing_in import sign_in_supporter
+
+NEXT = datetime(2026, 12, 20, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def pledge_id(app, client):
+    with app.app_context():
+        supporter = make_supporter("self@example.org")
+        pledge = make_pledge(supporter, amount=10_00, next_charge_at=NEXT)
+        supporter_id, pledge_id = supporter.id, pledge.id
+    sign_in_supporter(app, client, supporter_id)
+    return pledge_id
+
+
+def _pledge(app, pledge_id) -> Pledge:
+    with app.app_context():
+        pledge = db.session.get(Pledge, pledge_id)
+        db.session.expunge(pledge)
+        return pledge
+
+
+def _emails(app) -> list[OutboxEmail]:
+    with app.app_context():
+        return db.session.scalars(
+            select(OutboxEmail).where(OutboxEmail.kind == "pledge-changed")
+        ).all()
+
+
+def test_the_amount_changes_from_the_next_charge_and_the_card_says_so(app, client, pledge_id):
+    response = client.post_form(f"/member/pledges/{pledge_id}/amount", {"amount": "12.50"},
+                                htmx=True)  # fmt: skip
+    card = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert card.lstrip().startswith('<article class="pledge" id="pledge-')
+    assert "€12.50 a month" in card
+    assert "Next charge: €12.50 on December 20, 2026." in card
+    assert _pledge(app, pledge_id).amount == 12_50
+
+    again = client.post_form(f"/member/pledges/{pledge_id}/amount", {"amount": "12.5"}, htmx=True)
+    assert again.status_code == 200
+    assert len(_emails(app)) == 1  # the repeat changed nothing and told nobody
+
+
+def test_a_bad_amount_comes_back_beside_its_field(app, client, pledge_id):
+    for typed, message in [("0", "Choose between 1 and 10000"), ("ten", "Enter an amount like")]:
+        response = client.post_form(f"/member/pledges/{pledge_id}/amount", {"amount": typed},
+                                    htmx=True)  # fmt: skip
+        card = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert f'id="amount-{pledge_id}-error"' in card and message in card
+    plain = client.post_form(f"/member/pledges/{pledge_id}/amount", {"amount": ""})
+    assert plain.status_code == 422
+    assert "Enter an amount." in plain.get_data(as_text=True)
+    assert _pledge(app, pledge_id).amount == 10_00
+    assert _emails(app) == []
+
+
+def test_pause_resume_cancel_restart(app, client, pledge_id, smtp):
+    paused = client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "2"}, htmx=True)
+    assert "nothing is charged until February 20, 2027" in paused.get_data(as_text=True)
+    pledge = _pledge(app, pledge_id)
+    assert (pledge.status, pledge.paused_until) == (
+        "paused",
+        datetime(2027, 2, 20, 9, 0, tzinfo=UTC),
+    )
+
+    resumed = client.post_form(f"/member/pledges/{pledge_id}/resume", htmx=True)
+    assert "Next charge: €10.00 on" in resumed.get_data(as_text=True)
+    assert _pledge(app, pledge_id).status == "active"
+
+    # Without script: the page comes back with what happened.
+    canceled = client.post_form(f"/member/pledges/{pledge_id}/cancel",
+                                {"reason": " moving abroad "}, follow_redirects=True)  # fmt: skip
+    page = canceled.get_data(as_text=True)
+    assert "Your pledge is canceled. Nothing more will be charged." in page
+    assert "The pledge ends on" in page and "Restart my pledge of €10.00 a month" in page
+    pledge = _pledge(app, pledge_id)
+    assert (pledge.next_charge_at, pledge.cancel_reason) == (None, "moving abroad")
+    assert pledge.status == "active"  # until the paid period ends
+
+    restarted = client.post_form(f"/member/pledges/{pledge_id}/restart", htmx=True)
+    assert "Next charge: €10.00 on" in restarted.get_data(as_text=True)
+    assert _pledge(app, pledge_id).ends_at is None
+
+    with app.app_context():
+        assert mail_outbox.deliver_due().sent == 4
+    subjects = {m["Subject"] for m in smtp.messages}
+    assert subjects == {"Your pledge to Test Solidarity Fund: changed"}
+    bodies = [m.get_body(("plain",)).get_content() for m in smtp.messages]
+    assert any("Nothing is charged until" in body for body in bodies)
+    assert any("it ends on" in body for body in bodies)
+
+
+def test_a_pause_or_cancel_of_an_ended_pledge_is_refused(app, client, pledge_id):
+    with app.app_context():
+        db.session.get(Pledge, pledge_id).status = "canceled"
+        db.session.commit()
+    response = client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "1"}, htmx=True)
+    assert response.status_code == 409
+    assert "not possible for this pledge" in response.get_data(as_text=True)
+
+
+def test_the_earmark_changes_for_future_payments(app, client, pledge_id):
+    with app.app_context():
+        make_case(slug="medics", title="Medics")
+    response = client.post_form(f"/member/pledges/{pledge_id}/earmark", {"earmark": "medics"},
+                                htmx=True)  # fmt: skip
+    assert "Medics" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Pledge, pledge_id).case.slug == "medics"
+    unknown = client.post_form(f"/member/pledges/{pledge_id}/earmark", {"earmark": "nope"},
+                               htmx=True)  # fmt: skip
+    assert unknown.status_code == 422
+
+
+def test_nobody_changes_someone_elses_pledge(app, client, pledge_id):
+    stranger = app.test_client()
+    with app.app_context():
+        other_id = make_supporter("other@example.org").id
+    sign_in_supporter(app, stranger, other_id)
+    for action, data in [("amount", {"amount": "1"}), ("pause", {"months": "1"}),
+                         ("cancel", {}), ("resume", {}), ("restart", {}), ("earmark", {})]:  # fmt: skip
+        response = stranger.post_form(f"/member/pledges/{pledge_id}/{action}", data)
+        assert response.status_code == 404, action
+    assert _pledge(app, pledge_id).amount == 10_00
+    anonymous = app.test_client().post_form(f"/member/pledges/{pledge_id}/cancel")
+    assert anonymous.status_code == 302
