@@ -2,11 +2,11 @@
 
 from flask import current_app
 
-from pledges.payments.gateway import PaymentGateway
+from pledges.payments.gateway import PaymentGateway, ProviderError
 
 
 def gateway() -> PaymentGateway:
     return current_app.extensions["pledges_gateway"]
 
 
-__all__ = ["PaymentGateway", "gateway"]
+__all__ = ["PaymentGateway", "ProviderError", "gateway"]

@@ -4,6 +4,10 @@ from typing import Protocol
 from pledges.models import Pledge
 
 
+class ProviderError(RuntimeError):
+    """The payment provider could not be reached or refused: nothing changed there."""
+
+
 class PaymentGateway(Protocol):
     """What the app asks of a payment provider. Both implementations report back through the
     same service functions (`pledges.services.pledges`)."""

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import Pledge, Setting
+from pledges.payments.gateway import ProviderError
 
 PRODUCT_SETTING = "stripe_product_id"
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -85,14 +86,20 @@ class StripeGateway:
     def _update(self, pledge: Pledge, params: dict[str, Any]) -> dict[str, Any]:
         # A fresh key per change: the library's own retries of this call reuse it, and Stripe
         # applies the change once.
-        return self.client.v1.subscriptions.update(
-            pledge.provider_subscription_id,
-            params=params,
-            options={"idempotency_key": f"pledge-{pledge.id}-{uuid.uuid4().hex}"},
-        ).to_dict()
+        try:
+            return self.client.v1.subscriptions.update(
+                pledge.provider_subscription_id,
+                params=params,
+                options={"idempotency_key": f"pledge-{pledge.id}-{uuid.uuid4().hex}"},
+            ).to_dict()
+        except stripe.StripeError as error:
+            raise ProviderError(str(error)) from error
 
     def change_amount(self, pledge: Pledge, amount: int) -> None:
-        subscription = self.fetch_subscription(pledge.provider_subscription_id)
+        try:
+            subscription = self.fetch_subscription(pledge.provider_subscription_id)
+        except stripe.StripeError as error:
+            raise ProviderError(str(error)) from error
         item = subscription["items"]["data"][0]
         self._update(
             pledge,

@@ -2,6 +2,9 @@
 to their pledge themselves. A change answers htmx with the pledge's card, swapped in place,
 and a plain form post with the page again."""
 
+import logging
+from collections.abc import Callable
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -10,12 +13,13 @@ from htmx_flask import request as htmx_request
 from pledges.extensions import db
 from pledges.forms import ConfirmForm
 from pledges.forms.member import AmountForm, CancelForm, EarmarkForm, PauseForm
-from pledges.models import Pledge, Supporter
-from pledges.payments import gateway
+from pledges.models import CaseStatus, Pledge, PledgeStatus, Supporter
+from pledges.payments import ProviderError, gateway
 from pledges.services import attribution, fund, pledge_changes, pledges, supporters
 from pledges.web.rendering import absolute_url, no_store, redirect_to
 
 bp = Blueprint("member", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.after_request
@@ -121,8 +125,24 @@ def _refused(pledge: Pledge, status: int, error: str | None = None, **forms: obj
     return Response(page, status=status)
 
 
-def _not_possible() -> str:
-    return _("That is not possible for this pledge as it stands now. Reload the page.")
+def _apply(pledge: Pledge, change: str, action: Callable[[], bool]) -> Response:
+    """Make a change and answer: the new card, or why it could not be made."""
+    try:
+        changed = action()
+    except pledge_changes.NotPossible:
+        return _refused(
+            pledge,
+            409,
+            _("That is not possible for this pledge as it stands now. Reload the page."),
+        )
+    except ProviderError:
+        log.exception("pledge %s: the payment provider refused %s", pledge.id, change)
+        return _refused(
+            pledge,
+            502,
+            _("We could not reach the payment provider. Nothing was changed; please try again."),
+        )
+    return _done(pledge, change, changed)
 
 
 @bp.post("/member/pledges/<int:pledge_id>/amount")
@@ -132,11 +152,7 @@ def change_amount(pledge_id: int) -> Response:
     form = AmountForm(pledge=pledge)
     if not form.validate_on_submit():
         return _refused(pledge, 422, amount_form=form, opened="amount")
-    try:
-        changed = pledge_changes.change_amount(pledge, form.amount_minor)
-    except pledge_changes.NotPossible:
-        return _refused(pledge, 409, _not_possible())
-    return _done(pledge, "amount", changed)
+    return _apply(pledge, "amount", lambda: pledge_changes.change_amount(pledge, form.amount_minor))
 
 
 @bp.post("/member/pledges/<int:pledge_id>/pause")
@@ -146,18 +162,14 @@ def pause(pledge_id: int) -> Response:
     form = PauseForm()
     if not form.validate_on_submit():
         return _refused(pledge, 422, pause_form=form, opened="pause")
-    try:
-        changed = pledge_changes.pause(pledge, int(form.months.data))
-    except pledge_changes.NotPossible:
-        return _refused(pledge, 409, _not_possible())
-    return _done(pledge, "pause", changed)
+    return _apply(pledge, "pause", lambda: pledge_changes.pause(pledge, int(form.months.data)))
 
 
 @bp.post("/member/pledges/<int:pledge_id>/resume")
 @login_required
 def resume(pledge_id: int) -> Response:
     pledge = _own_pledge(pledge_id)
-    return _done(pledge, "resume", pledge_changes.resume(pledge))
+    return _apply(pledge, "resume", lambda: pledge_changes.resume(pledge))
 
 
 @bp.post("/member/pledges/<int:pledge_id>/cancel")
@@ -167,11 +179,7 @@ def cancel(pledge_id: int) -> Response:
     form = CancelForm()
     if not form.validate_on_submit():
         return _refused(pledge, 422, cancel_form=form, opened="cancel")
-    try:
-        changed = pledge_changes.cancel(pledge, form.reason.data)
-    except pledge_changes.NotPossible:
-        return _refused(pledge, 409, _not_possible())
-    return _done(pledge, "cancel", changed)
+    return _apply(pledge, "cancel", lambda: pledge_changes.cancel(pledge, form.reason.data))
 
 
 @bp.post("/member/pledges/<int:pledge_id>/restart")
@@ -180,12 +188,9 @@ def restart(pledge_id: int) -> Response:
     """Undo a cancellation still to come, or, for a pledge that has ended, go to checkout
     for the same pledge anew: one step either way."""
     pledge = _own_pledge(pledge_id)
-    if pledge.status != "canceled":
-        try:
-            return _done(pledge, "restart", pledge_changes.restart(pledge))
-        except pledge_changes.NotPossible:
-            return _refused(pledge, 409, _not_possible())
-    case = pledge.case if pledge.case and pledge.case.status == "open" else None
+    if pledge.status != PledgeStatus.CANCELED:
+        return _apply(pledge, "restart", lambda: pledge_changes.restart(pledge))
+    case = pledge.case if pledge.case and pledge.case.status == CaseStatus.OPEN else None
     renewed = pledges.start_pledge(
         email=pledge.supporter.email,
         amount=pledge.amount,
@@ -208,11 +213,9 @@ def earmark(pledge_id: int) -> Response:
     form = EarmarkForm(cases=fund.open_cases())
     if not form.validate_on_submit():
         return _refused(pledge, 422, opened="earmark")
-    try:
-        changed = pledge_changes.change_earmark(pledge, form.chosen_case)
-    except pledge_changes.NotPossible:
-        return _refused(pledge, 409, _not_possible())
-    return _done(pledge, "earmark", changed)
+    return _apply(
+        pledge, "earmark", lambda: pledge_changes.change_earmark(pledge, form.chosen_case)
+    )
 
 
 def current_supporter() -> Supporter:

@@ -1,0 +1,98 @@
+"""The supporter's changes reach Stripe: the right call, the right parameters, a fresh
+idempotency key each, and a change made in Stripe (the Billing Portal) shows on the page."""
+
+import pytest
+from sqlalchemy import select
+
+from pledges.extensions import db
+from pledges.models import Pledge
+from tests.organizer.signing_in import sign_in_supporter
+
+
+@pytest.fixture
+def subscribed(app, client, fake_stripe, post_webhook):
+    """An active Stripe pledge of 20.00, its supporter signed in; returns the subscription."""
+    client.post_form("/pledge", {"amount": "20", "email": "payer@example.org", "earmark": ""})
+    [session] = fake_stripe.checkout_sessions()
+    paid = fake_stripe.complete_checkout(session["id"])
+    assert post_webhook(fake_stripe.event("invoice.paid", paid["invoice"])).status_code == 200
+    with app.app_context():
+        supporter_id = db.session.scalar(select(Pledge)).supporter_id
+    sign_in_supporter(app, client, supporter_id)
+    return fake_stripe.objects["subscription"][paid["subscription"]["id"]]
+
+
+def _updates(fake_stripe, subscription_id: str) -> list[dict]:
+    return [
+        r
+        for r in fake_stripe.requests
+        if r["method"] == "POST" and r["path"] == f"/v1/subscriptions/{subscription_id}"
+    ]
+
+
+def _pledge(app) -> Pledge:
+    with app.app_context():
+        pledge = db.session.scalar(select(Pledge))
+        db.session.expunge(pledge)
+        return pledge
+
+
+def test_amount_pause_resume_cancel_restart_reach_stripe(app, client, fake_stripe, subscribed):
+    pledge_id = _pledge(app).id
+    base = f"/member/pledges/{pledge_id}"
+    assert client.post_form(f"{base}/amount", {"amount": "35"}, htmx=True).status_code == 200
+    assert client.post_form(f"{base}/amount", {"amount": "35"}, htmx=True).status_code == 200
+    assert client.post_form(f"{base}/pause", {"months": "3"}, htmx=True).status_code == 200
+    assert client.post_form(f"{base}/resume", htmx=True).status_code == 200
+    assert client.post_form(f"{base}/cancel", {"reason": ""}, htmx=True).status_code == 200
+    assert client.post_form(f"{base}/restart", htmx=True).status_code == 200
+
+    calls = _updates(fake_stripe, subscribed["id"])
+    params = [call["params"] for call in calls]
+    assert len(calls) == 5  # the repeated amount did not reach Stripe
+    assert params[0]["proration_behavior"] == "none"
+    assert params[0]["items"][0]["price_data"]["unit_amount"] == "3500"
+    assert params[1]["pause_collection"]["behavior"] == "void"
+    assert int(params[1]["pause_collection"]["resumes_at"]) > 0
+    assert params[2] == {"pause_collection": ""}
+    assert params[3] == {"cancel_at_period_end": "true"}
+    assert params[4] == {"cancel_at_period_end": "false"}
+    keys = [call["headers"]["Idempotency-Key"] for call in calls]
+    assert len(set(keys)) == 5
+    assert subscribed["items"]["data"][0]["price"]["unit_amount"] == 35_00
+    assert subscribed["pause_collection"] is None and not subscribed["cancel_at_period_end"]
+    assert _pledge(app).amount == 35_00
+
+
+def test_a_change_made_in_the_billing_portal_shows_on_the_member_page(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    resumes = subscribed["items"]["data"][0]["current_period_end"] + 60 * 24 * 3600
+    subscribed["pause_collection"] = {"behavior": "void", "resumes_at": resumes}
+    subscribed["items"]["data"][0]["price"]["unit_amount"] = 7_00
+    event = fake_stripe.event("customer.subscription.updated", subscribed)
+    assert post_webhook(event).status_code == 200
+
+    page = client.get("/member").get_data(as_text=True)
+    assert "€7.00 a month" in page
+    assert "Paused: nothing is charged until" in page
+
+    subscribed["pause_collection"] = None
+    subscribed["cancel_at_period_end"] = True
+    assert (
+        post_webhook(fake_stripe.event("customer.subscription.updated", subscribed)).status_code
+        == 200
+    )
+    page = client.get("/member").get_data(as_text=True)
+    assert "Canceled: nothing more is charged. The pledge ends on" in page
+    pledge = _pledge(app)
+    assert pledge.status == "active" and pledge.ends_at is not None
+
+
+def test_stripe_refusing_a_change_changes_nothing_here(app, client, fake_stripe, subscribed):
+    pledge_id = _pledge(app).id
+    fake_stripe.objects["subscription"].pop(subscribed["id"])  # Stripe no longer knows it
+    response = client.post_form(f"/member/pledges/{pledge_id}/amount", {"amount": "50"}, htmx=True)
+    assert response.status_code == 502
+    assert "could not reach" in response.get_data(as_text=True)
+    assert _pledge(app).amount == 20_00
