@@ -12,6 +12,7 @@ from pledges.models.pledge import ALLOWED_TRANSITIONS, Pledge, PledgeStatus
 from pledges.models.setting import Setting
 from pledges.models.stripe_event import StripeEvent
 from pledges.models.supporter import Supporter
+from pledges.models.supporter_session import SupporterSession
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -34,4 +35,5 @@ __all__ = [
     "Setting",
     "StripeEvent",
     "Supporter",
+    "SupporterSession",
 ]

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
@@ -21,7 +21,13 @@ class Supporter(UserMixin, db.Model):
     public_name: Mapped[str | None] = mapped_column(EncryptedText)
     locale: Mapped[str] = mapped_column(String(16), default="en")
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    #: What they want to hear about, beyond what their own actions cause.
+    wants_reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
+    wants_digest: Mapped[bool] = mapped_column(default=True, server_default=true())
+    wants_updates: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Set when they deleted their account: the row stays, nameless, so the books add up.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     pledges: Mapped[list["Pledge"]] = relationship(  # noqa: F821
         back_populates="supporter", order_by="Pledge.id"

@@ -3,21 +3,30 @@ the same answer, status and work for every address."""
 
 import uuid
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 
 from pledges.extensions import db, limiter, login_manager
 from pledges.forms import ConfirmForm, EmailForm
 from pledges.models import Supporter
-from pledges.services import auth_tokens, mail_outbox, supporters
+from pledges.services import auth_tokens, mail_outbox, supporter_sessions, supporters
 from pledges.web.rendering import no_store, render_partial
 
 bp = Blueprint("auth", __name__)
 
 
+SESSION_KEY = "supporter_session"
+
+
 @login_manager.user_loader
 def load_supporter(user_id: str) -> Supporter | None:
-    return db.session.get(Supporter, int(user_id)) if user_id.isdigit() else None
+    """The supporter, only while the session the cookie names is open on the server."""
+    if not user_id.isdigit() or not supporter_sessions.is_open(
+        int(user_id), session.get(SESSION_KEY)
+    ):
+        return None
+    supporter = db.session.get(Supporter, int(user_id))
+    return supporter if supporter is not None and supporter.erased_at is None else None
 
 
 def _address_key() -> str:
@@ -83,6 +92,8 @@ def sign_in(token: str) -> Response:
     if supporter is None:
         page = render_template("auth/confirm.html", form=form, token=token, usable=False)
         return no_store(Response(page, status=410))
+    session[SESSION_KEY] = supporter_sessions.begin(supporter)
+    db.session.commit()
     login_user(supporter)
     return redirect(url_for("member.home"), code=303)
 
@@ -96,5 +107,18 @@ def logout_page() -> str:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
+    supporter_sessions.end(session.pop(SESSION_KEY, None))
+    db.session.commit()
+    logout_user()
+    return redirect(url_for("public.index"), code=303)
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere() -> Response:
+    """For a lost phone or a shared computer: every browser signed in as them is signed out."""
+    supporter_sessions.end_all(current_user._get_current_object())
+    session.pop(SESSION_KEY, None)
+    db.session.commit()
     logout_user()
     return redirect(url_for("public.index"), code=303)

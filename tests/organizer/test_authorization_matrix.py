@@ -45,8 +45,15 @@ ACCESS = {
     "auth.sign_in": "public",
     "auth.logout_page": "public",
     "auth.logout": "supporter",
+    "auth.logout_everywhere": "supporter",
     "member.home": "supporter",
     "member.public_name": "supporter",
+    "member.change_amount": "own-pledge",
+    "member.pause": "own-pledge",
+    "member.resume": "own-pledge",
+    "member.cancel": "own-pledge",
+    "member.restart": "own-pledge",
+    "member.earmark": "own-pledge",
     "organizer.login": "open-organizer-sign-in",
     "organizer.request_link": "open-organizer-sign-in",
     "organizer.confirm": "open-organizer-sign-in",
@@ -118,6 +125,11 @@ def let_in(response) -> bool:
     return 200 <= response.status_code < 400 and _path(response) not in SIGN_IN_PAGES
 
 
+def not_found(response) -> bool:
+    """Someone else's: it does not exist for them (not even "forbidden")."""
+    return response.status_code == 404
+
+
 def let_in_or_invalid(response) -> bool:
     """Done, or refused for what was sent (a form error, a conflict), never for who sent it."""
     return let_in(response) or response.status_code in (400, 409, 410, 422)
@@ -160,6 +172,15 @@ EXPECTED = {
         sent_to_supporter_sign_in,
         sent_to_supporter_sign_in,
     ),
+    # A change to a pledge: only its own supporter's, anyone else's is not found.
+    "own-pledge": (
+        sent_to_supporter_sign_in,
+        let_in_or_invalid,
+        not_found,
+        sent_to_supporter_sign_in,
+        sent_to_supporter_sign_in,
+        sent_to_supporter_sign_in,
+    ),
     "open-organizer-sign-in": (answered,) * 6,
     "organizer-second-factor": (
         sent_to_organizer_sign_in,
@@ -192,7 +213,13 @@ EXPECTED = {
 }
 
 #: Walked after every other route, because they end something the walk still needs.
-LAST = ("organizer.remove", "organizer.logout", "organizer.logout_everywhere")
+LAST = (
+    "organizer.remove",
+    "auth.logout",
+    "auth.logout_everywhere",
+    "organizer.logout",
+    "organizer.logout_everywhere",
+)
 
 
 def _path(response) -> str | None:
@@ -284,6 +311,9 @@ def _requests(app, world: World, targets: Targets) -> list[tuple[str, str, str, 
         "pledge.create": {"amount": "10", "email": "someone.new@example.org", "earmark": ""},
         "auth.request_link": {"email": world.supporter_emails[0]},
         "member.public_name": {"pledge": str(world.pledge_ids[0]), "decision": "anonymous"},
+        "member.change_amount": {"amount": "15"},
+        "member.pause": {"months": "1"},
+        "member.cancel": {"reason": "matrix"},
         "organizer.request_link": {"email": world.organizer_emails["organizer"]},
         "organizer.check_code": {"code": "not-a-code"},
         "organizer.enrol": {"code": "not-a-code"},
@@ -311,6 +341,7 @@ def _requests(app, world: World, targets: Targets) -> list[tuple[str, str, str, 
         "update_id": targets.update_id,
         "disbursement_id": targets.disbursement_id,
         "organizer_id": world.organizer_ids["invitee"],
+        "pledge_id": world.pledge_ids[0],
         "kind": "contributions",
         "token": "not-a-real-token",
         "session": "not-a-checkout-session",
@@ -352,8 +383,9 @@ def _walk(app, world, clients, visitor: str) -> list[str]:
     targets = world.targets["admin" if visitor == "admin" else "organizer"]
     problems = []
     for endpoint, method, url, form in _requests(app, world, targets):
-        if endpoint == "organizer.logout_everywhere":  # signing out before ended the session
-            _sign_in_again(app, world, clients, visitor)
+        supporter = visitor in ("supporter", "other supporter")
+        if endpoint == ("auth" if supporter else "organizer") + ".logout_everywhere":
+            _sign_in_again(app, world, clients, visitor)  # signing out before ended the session
         expected = EXPECTED[ACCESS[endpoint]][VISITORS.index(visitor)]
         try:
             response = _send(clients[visitor], method, url, form)
@@ -369,7 +401,9 @@ def _walk(app, world, clients, visitor: str) -> list[str]:
 
 
 def _sign_in_again(app, world, clients, visitor: str) -> None:
-    if visitor == "organizer without TOTP":
+    if visitor in ("supporter", "other supporter"):
+        sign_in_supporter(app, clients[visitor], world.supporter_ids[visitor == "other supporter"])
+    elif visitor == "organizer without TOTP":
         use_link(app, clients[visitor], world.organizer_ids[visitor])
     elif visitor in ("organizer", "admin"):
         sign_in(app, clients[visitor], world.organizer_ids[visitor], steps_ahead=1)

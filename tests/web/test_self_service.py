@@ -139,3 +139,24 @@ def test_nobody_changes_someone_elses_pledge(app, client, pledge_id):
     assert _pledge(app, pledge_id).amount == 10_00
     anonymous = app.test_client().post_form(f"/member/pledges/{pledge_id}/cancel")
     assert anonymous.status_code == 302
+
+
+def test_signing_out_ends_the_session_on_the_server(app, client, pledge_id):
+    copied = client.get_cookie("session").value
+    other_browser = app.test_client()
+    with app.app_context():
+        supporter_id = db.session.get(Pledge, pledge_id).supporter_id
+    sign_in_supporter(app, other_browser, supporter_id)
+
+    assert client.post_form("/logout").status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/member").status_code == 302  # the copy is worth nothing
+    assert other_browser.get("/member").status_code == 200  # only that session ended
+
+    assert other_browser.post_form("/logout/everywhere").status_code == 303
+    sign_in_supporter(app, client, supporter_id)
+    third = app.test_client()
+    sign_in_supporter(app, third, supporter_id)
+    assert third.post_form("/logout/everywhere").status_code == 303
+    assert client.get("/member").status_code == 302
