@@ -79,6 +79,12 @@ class DemoGateway:
     def cancel_at_period_end(self, pledge: Pledge, cancel: bool) -> None:
         pass
 
+    def end_now(self, pledge: Pledge) -> None:
+        pass
+
+    def forget_customer(self, customer_id: str) -> None:
+        pass
+
     def refund(self, contribution: Contribution, amount: int | None = None) -> None:
         """What Stripe's `charge.refunded` does: all of it, or `amount` more, goes back."""
         refunded = contribution.gross if amount is None else contribution.refunded + amount

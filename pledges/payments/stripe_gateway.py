@@ -132,6 +132,27 @@ class StripeGateway:
     def cancel_at_period_end(self, pledge: Pledge, cancel: bool) -> None:
         self._update(pledge, {"cancel_at_period_end": cancel})
 
+    def end_now(self, pledge: Pledge) -> None:
+        try:
+            self.client.v1.subscriptions.cancel(
+                pledge.provider_subscription_id,
+                options={"idempotency_key": f"pledge-{pledge.id}-end-now"},
+            )
+        except stripe.InvalidRequestError as error:
+            if error.http_status != 404:  # already gone at Stripe: nothing left to end
+                raise ProviderError(str(error)) from error
+        except stripe.StripeError as error:
+            raise ProviderError(str(error)) from error
+
+    def forget_customer(self, customer_id: str) -> None:
+        try:
+            self.client.v1.customers.delete(customer_id)
+        except stripe.InvalidRequestError as error:
+            if error.http_status != 404:
+                raise ProviderError(str(error)) from error
+        except stripe.StripeError as error:
+            raise ProviderError(str(error)) from error
+
     # -- webhooks ---------------------------------------------------------------------------
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:

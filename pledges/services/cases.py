@@ -126,7 +126,9 @@ def notify_supporters(update: CaseUpdate, *, by: Organizer) -> int:
         return 0
     queued = 0
     for supporter in db.session.scalars(
-        select(Supporter).where(Supporter.id.in_(supporter_ids(update.case))).order_by(Supporter.id)
+        select(Supporter)
+        .where(Supporter.id.in_(supporter_ids(update.case)), *WANTS_UPDATES)
+        .order_by(Supporter.id)
     ):
         row = mail_outbox.enqueue(
             "case-update",
@@ -157,8 +159,15 @@ def supporter_ids(case: Case):  # noqa: ANN201
     return funded.union(earmarked, pledged)
 
 
+#: Who may be emailed a case's news: those who kept the choice on, and have an account.
+WANTS_UPDATES = (Supporter.wants_updates, Supporter.erased_at.is_(None))
+
+
 def supporter_count(case: Case) -> int:
-    return db.session.scalar(select(func.count()).select_from(supporter_ids(case).subquery()))
+    """How many would be emailed an update on the case."""
+    return db.session.scalar(
+        select(func.count()).where(Supporter.id.in_(supporter_ids(case)), *WANTS_UPDATES)
+    )
 
 
 def reason_for(supporter: Supporter, case: Case) -> str:

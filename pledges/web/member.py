@@ -5,9 +5,20 @@ and a plain form post with the page again."""
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 from htmx_flask import request as htmx_request
 
 from pledges.extensions import db
@@ -15,7 +26,8 @@ from pledges.forms import ConfirmForm
 from pledges.forms.member import AmountForm, CancelForm, EarmarkForm, PauseForm
 from pledges.models import CaseStatus, Pledge, PledgeStatus, Supporter
 from pledges.payments import ProviderError, gateway
-from pledges.services import attribution, fund, pledge_changes, pledges, supporters
+from pledges.services import accounts, attribution, fund, pledge_changes, pledges, supporters
+from pledges.web.auth import SESSION_KEY
 from pledges.web.rendering import absolute_url, no_store, redirect_to
 
 bp = Blueprint("member", __name__)
@@ -216,6 +228,55 @@ def earmark(pledge_id: int) -> Response:
     return _apply(
         pledge, "earmark", lambda: pledge_changes.change_earmark(pledge, form.chosen_case)
     )
+
+
+# -- preferences and privacy --------------------------------------------------------------------
+
+PREFERENCES = ("wants_reminders", "wants_digest", "wants_updates")
+
+
+@bp.post("/member/preferences")
+@login_required
+def preferences() -> Response:
+    """Checkboxes: a box not ticked is not sent, so each is read as present or not."""
+    supporter = current_supporter()
+    for name in PREFERENCES:
+        setattr(supporter, name, request.form.get(name) == "on")
+    db.session.commit()
+    flash(_("Your email preferences are saved."))
+    return redirect_to(url_for("member.home", _anchor="preferences"))
+
+
+@bp.get("/member/data.json")
+@login_required
+def my_data() -> Response:
+    response = jsonify(accounts.export(current_supporter()))
+    response.headers["Content-Disposition"] = 'attachment; filename="my-pledges-data.json"'
+    return response
+
+
+@bp.post("/member/delete")
+@login_required
+def delete_account() -> Response:
+    if request.form.get("confirm") != "yes":
+        flash(_("Tick the box to confirm that you want your account deleted."))
+        return redirect_to(url_for("member.home", _anchor="privacy"))
+    try:
+        accounts.erase(current_supporter())
+    except ProviderError:
+        db.session.rollback()
+        log.exception("could not delete supporter %s at the payment provider", current_user.id)
+        flash(_("We could not reach the payment provider. Nothing was deleted; please try again."))
+        return redirect_to(url_for("member.home", _anchor="privacy"))
+    session.pop(SESSION_KEY, None)
+    db.session.commit()
+    logout_user()
+    return redirect_to(url_for("member.deleted"))
+
+
+@bp.get("/member/deleted")
+def deleted() -> str:
+    return render_template("member/deleted.html")
 
 
 def current_supporter() -> Supporter:

@@ -112,6 +112,9 @@ class FakeStripe:
             def do_POST(self) -> None:  # noqa: N802
                 self._handle("POST")
 
+            def do_DELETE(self) -> None:  # noqa: N802
+                self._handle("DELETE")
+
         return Handler
 
     # -- the API ----------------------------------------------------------------------------
@@ -155,6 +158,17 @@ class FakeStripe:
                 p for p in self.objects["invoice_payment"].values() if p["invoice"] == invoice_id
             ]
             return 200, {"object": "list", "data": found, "has_more": False, "url": path}
+        deleted = re.fullmatch(r"/v1/(subscriptions|customers)/(\w+)", path)
+        if method == "DELETE" and deleted:
+            kind = deleted[1].removesuffix("s")
+            found = self.objects[kind].get(deleted[2])
+            if found is None:
+                return 404, {"error": {"type": "invalid_request_error", "message": "No such"}}
+            if kind == "subscription":
+                found["status"] = "canceled"
+                return 200, found
+            self.objects[kind].pop(deleted[2])
+            return 200, {"id": deleted[2], "object": "customer", "deleted": True}
         updated = re.fullmatch(r"/v1/subscriptions/(\w+)", path)
         if method == "POST" and updated:
             return self._update_subscription(updated[1], params)

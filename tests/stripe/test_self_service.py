@@ -96,3 +96,22 @@ def test_stripe_refusing_a_change_changes_nothing_here(app, client, fake_stripe,
     assert response.status_code == 502
     assert "could not reach" in response.get_data(as_text=True)
     assert _pledge(app).amount == 20_00
+
+
+def test_deleting_the_account_ends_the_subscription_and_the_customer_at_stripe(
+    app, client, fake_stripe, subscribed
+):
+    customer = subscribed["customer"]
+    response = client.post_form("/member/delete", {"confirm": "yes"})
+    assert response.status_code == 303
+
+    assert subscribed["status"] == "canceled"
+    assert customer not in fake_stripe.objects["customer"]
+    deletes = [r for r in fake_stripe.requests if r["method"] == "DELETE"]
+    assert [r["path"] for r in deletes] == [
+        f"/v1/subscriptions/{subscribed['id']}",
+        f"/v1/customers/{customer}",
+    ]
+    assert "Idempotency-Key" in deletes[0]["headers"]
+    pledge = _pledge(app)
+    assert pledge.status == "canceled" and pledge.provider_customer_id is None

@@ -1,0 +1,107 @@
+"""A supporter's email choices, their data, and deleting their account."""
+
+import json
+from datetime import date
+
+from sqlalchemy import String, Text, select, text
+
+from pledges.extensions import db
+from pledges.models import Case, Contribution, OutboxEmail, Pledge, Supporter
+from pledges.services import cases, ledger, mail_outbox
+from tests.factories import make_case, make_contribution, make_pledge, make_supporter
+from tests.organizer.signing_in import sign_in_supporter
+
+EMAIL, NAME = "erase.me@example.org", "Vera Visible"
+
+
+def _member(app, client) -> tuple[int, int]:
+    with app.app_context():
+        supporter = make_supporter(EMAIL, public_name=NAME)
+        case = make_case(slug="medics")
+        pledge = make_pledge(supporter, case=case, requested_public_name=NAME)
+        make_contribution(pledge, gross=30_00)
+        ledger.record_disbursement(case, 20_00, date.today())
+        db.session.commit()
+        ids = supporter.id, case.id
+    sign_in_supporter(app, client, ids[0])
+    return ids
+
+
+def test_data_download_holds_everything_about_them(app, client):
+    _member(app, client)
+    response = client.get("/member/data.json")
+    data = json.loads(response.get_data(as_text=True))
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert (data["email"], data["public_name"]) == (EMAIL, NAME)
+    assert data["pledges"][0]["earmarked_case"] == "medics"
+    assert data["contributions"][0]["gross_minor"] == 30_00
+
+
+def test_who_turns_case_news_off_is_not_emailed(app, client):
+    supporter_id, case_id = _member(app, client)
+    assert client.post_form("/member/preferences", {"wants_digest": "on"}).status_code == 303
+    with app.app_context():
+        supporter = db.session.get(Supporter, supporter_id)
+        assert (supporter.wants_reminders, supporter.wants_digest, supporter.wants_updates) == (
+            False,
+            True,
+            False,
+        )
+        update = cases.post_update(
+            db.session.get(Case, case_id), "Done", "All bought.", notify=True, by=None
+        )
+        db.session.commit()
+        assert update.notified_at is not None
+        assert (
+            db.session.scalar(select(OutboxEmail).where(OutboxEmail.kind == "case-update")) is None
+        )
+
+
+def _text_columns_containing(needles: list[str]) -> list[str]:
+    """Every text column of every table, searched as stored and as the app reads it."""
+    found = []
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, String | Text)] + [
+            c for c in table.columns if c.type.__class__.__name__ == "EncryptedText"
+        ]
+        for column in columns:
+            raw = db.session.execute(
+                text(f'SELECT "{column.name}" FROM "{table.name}"')  # noqa: S608 - our own names
+            ).scalars()
+            read = db.session.execute(select(column)).scalars()
+            for value in [*raw, *read]:
+                if isinstance(value, str) and any(n.lower() in value.lower() for n in needles):
+                    found.append(f"{table.name}.{column.name}")
+    return found
+
+
+def test_deleting_the_account_leaves_no_email_or_name_and_the_books_still_add_up(app, client, smtp):
+    supporter_id, _ = _member(app, client)
+    with app.app_context():
+        mail_outbox.enqueue("sign-in", recipient=EMAIL, dedupe_key="sign-in:queued")
+        db.session.commit()
+        # The search finds them before: supporters, pledges and the outbox hold them.
+        assert {"supporters.email", "supporters.public_name", "outbox_emails.recipient"} <= set(
+            _text_columns_containing([EMAIL, NAME])
+        )
+
+    unconfirmed = client.post_form("/member/delete", {})
+    assert unconfirmed.status_code == 303
+    with app.app_context():
+        assert db.session.get(Supporter, supporter_id).erased_at is None
+
+    response = client.post_form("/member/delete", {"confirm": "yes"}, follow_redirects=True)
+    assert "Your account is deleted" in response.get_data(as_text=True)
+    assert client.get("/member").status_code == 302
+
+    with app.app_context():
+        assert _text_columns_containing([EMAIL, "erase.me", NAME]) == []
+        supporter = db.session.get(Supporter, supporter_id)
+        assert supporter.erased_at is not None
+        assert db.session.scalar(select(Pledge)).status == "canceled"
+        assert db.session.scalar(select(Contribution)).supporter_id == supporter_id
+        assert ledger.check() == []
+        assert mail_outbox.deliver_due().sent == 0
+    # The address is free to give again, as a new supporter.
+    again = app.test_client().post_form("/login", {"email": EMAIL})
+    assert again.status_code == 200
