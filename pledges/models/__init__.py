@@ -8,6 +8,7 @@ from pledges.models.disbursement import Allocation, Disbursement, LedgerFrontier
 from pledges.models.login_token import LoginToken
 from pledges.models.organizer import Organizer, OrganizerRole, RecoveryCode
 from pledges.models.outbox import OutboxEmail, OutboxStatus
+from pledges.models.payment_problem import PaymentProblem
 from pledges.models.pledge import ALLOWED_TRANSITIONS, Pledge, PledgeStatus
 from pledges.models.setting import Setting
 from pledges.models.stripe_event import StripeEvent
@@ -29,6 +30,7 @@ __all__ = [
     "OrganizerRole",
     "OutboxEmail",
     "OutboxStatus",
+    "PaymentProblem",
     "Pledge",
     "PledgeStatus",
     "RecoveryCode",

@@ -71,6 +71,15 @@ class Contribution(db.Model):
         return max(0, self.net - self.refunded - self.disputed)
 
     @property
+    def status(self) -> str:
+        """As the supporter reads it: paid, refunded, part-refunded or disputed."""
+        if self.disputed:
+            return "disputed"
+        if self.refunded:
+            return "refunded" if self.refunded >= self.gross else "part-refunded"
+        return "paid"
+
+    @property
     def fee_borne(self) -> int:
         """The fee as the supporter sees it: a fully refunded payment cost them no fee."""
         return min(self.fee, self.gross - self.refunded - self.disputed)

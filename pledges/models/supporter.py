@@ -21,6 +21,12 @@ class Supporter(UserMixin, db.Model):
     public_name: Mapped[str | None] = mapped_column(EncryptedText)
     locale: Mapped[str] = mapped_column(String(16), default="en")
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    #: The saved card, as the provider describes it (never its number): to say which card is
+    #: charged and to warn before it expires.
+    card_brand: Mapped[str | None] = mapped_column(String(20))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    card_exp_month: Mapped[int | None]
+    card_exp_year: Mapped[int | None]
     #: What they want to hear about, beyond what their own actions cause.
     wants_reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
     wants_digest: Mapped[bool] = mapped_column(default=True, server_default=true())

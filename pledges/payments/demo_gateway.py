@@ -8,9 +8,9 @@ from datetime import datetime
 from flask import url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from pledges.models import Contribution, Pledge
+from pledges.models import Contribution, Pledge, PledgeStatus
 from pledges.models.types import utcnow
-from pledges.services import ledger, pledges
+from pledges.services import ledger, payment_problems, pledges
 
 CHECKOUT_LIFETIME_SECONDS = 24 * 3600
 
@@ -81,6 +81,46 @@ class DemoGateway:
 
     def end_now(self, pledge: Pledge) -> None:
         pass
+
+    def card_update_url(self, pledge: Pledge, *, return_url: str) -> str:
+        session = self._serializer.dumps(
+            {"pledge": pledge.id, "card": True, "success": return_url, "cancel": return_url}
+        )
+        return url_for("demo.card", session=session)
+
+    def update_card(self, pledge: Pledge, now: datetime | None = None) -> None:
+        """What Stripe does when a new card is saved: remember it, and retry what failed."""
+        now = now or utcnow()
+        payment_problems.remember_card(
+            pledge.supporter, brand="visa", last4="4242", month=12, year=now.year + 3
+        )
+        for problem in payment_problems.open_for(pledge.supporter):
+            if problem.pledge_id != pledge.id:
+                continue
+            pledges.record_payment(
+                pledge,
+                payment_id=problem.invoice_id,
+                gross=problem.amount,
+                fee=demo_fee(problem.amount),
+                paid_at=now,
+            )
+            payment_problems.resolve(problem.invoice_id, now)
+
+    def fail_charge(self, pledge: Pledge, now: datetime | None = None, *, action: bool = False):  # noqa: ANN201
+        """What a declined renewal (or one the bank wants confirmed) does: for trying the
+        demo's past-due banner and for tests."""
+        now = now or utcnow()
+        invoice_id = f"demo_in_{secrets.token_hex(8)}"
+        problem = payment_problems.record(
+            pledge,
+            invoice_id=invoice_id,
+            kind="action_required" if action else "failed",
+            amount=pledge.amount,
+            hosted_url=None,
+            at=now,
+        )
+        pledges.move(pledge, PledgeStatus.PAST_DUE, now)
+        return problem
 
     def forget_customer(self, customer_id: str) -> None:
         pass

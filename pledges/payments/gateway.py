@@ -30,6 +30,10 @@ class PaymentGateway(Protocol):
 
     def cancel_at_period_end(self, pledge: Pledge, cancel: bool) -> None: ...
 
+    def card_update_url(self, pledge: Pledge, *, return_url: str) -> str:
+        """A page of the provider's where the supporter replaces their card, and comes back."""
+        ...
+
     def end_now(self, pledge: Pledge) -> None:
         """Cancel at once, for an account being deleted."""
         ...

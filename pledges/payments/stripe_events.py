@@ -6,12 +6,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pledges.extensions import db
-from pledges.models import Pledge, PledgeStatus, StripeEvent
+from pledges.models import Pledge, PledgeStatus, StripeEvent, Supporter
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.services import ledger, pledges
+from pledges.services import ledger, payment_problems, pledges
 
 log = logging.getLogger(__name__)
 
@@ -136,15 +137,49 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
         )
         if charge.refunded or charge.disputed:
             ledger.take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
+    payment_problems.resolve(invoice["id"], datetime.now(UTC))
     if subscription_id:
         sync_subscription(pledge, gateway, subscription_id)
 
 
-def _invoice_payment_failed(invoice: dict[str, Any], gateway: StripeGateway) -> None:
-    subscription_id, metadata = _subscription_of(invoice)
-    pledge = _pledge_for(subscription_id, metadata)
-    if pledge is not None and subscription_id:
-        sync_subscription(pledge, gateway, subscription_id)
+def _invoice_problem(kind: str) -> Handler:
+    """A renewal that did not go through: noted for the member page (and, for 3-D Secure, an
+    email with the link to confirm it), and the pledge's state taken from the subscription."""
+
+    def handle(event_invoice: dict[str, Any], gateway: StripeGateway) -> None:
+        invoice = gateway.fetch_invoice(event_invoice["id"])
+        subscription_id, metadata = _subscription_of(invoice)
+        pledge = _pledge_for(subscription_id, metadata)
+        if pledge is None:
+            return
+        if invoice.get("status") == "open":
+            payment_problems.record(
+                pledge,
+                invoice_id=invoice["id"],
+                kind=kind,
+                amount=invoice.get("amount_due", 0),
+                hosted_url=invoice.get("hosted_invoice_url"),
+                at=from_timestamp(invoice.get("created") or event_invoice.get("created", 0)),
+            )
+        if subscription_id:
+            sync_subscription(pledge, gateway, subscription_id)
+
+    return handle
+
+
+def _card_updated(payment_method: dict[str, Any], gateway: StripeGateway) -> None:
+    """The card network sent the bank's new expiry or number: remember which card it is."""
+    customer = _id(payment_method.get("customer"))
+    card = payment_method.get("card") or {}
+    supporter = db.session.scalar(select(Supporter).where(Supporter.stripe_customer_id == customer))
+    if supporter is not None and card:
+        payment_problems.remember_card(
+            supporter,
+            brand=card.get("brand"),
+            last4=card.get("last4"),
+            month=card.get("exp_month"),
+            year=card.get("exp_year"),
+        )
 
 
 def _subscription_changed(subscription: dict[str, Any], gateway: StripeGateway) -> None:
@@ -182,7 +217,9 @@ def _dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": _checkout_completed,
     "invoice.paid": _invoice_paid,
-    "invoice.payment_failed": _invoice_payment_failed,
+    "invoice.payment_failed": _invoice_problem("failed"),
+    "invoice.payment_action_required": _invoice_problem("action_required"),
+    "payment_method.automatically_updated": _card_updated,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
     "charge.refunded": _charge_refunded,

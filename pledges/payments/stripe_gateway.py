@@ -153,6 +153,27 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise ProviderError(str(error)) from error
 
+    def card_update_url(self, pledge: Pledge, *, return_url: str) -> str:
+        """Stripe's Billing Portal, opened straight on updating the card, and back."""
+        try:
+            portal = self.client.v1.billing_portal.sessions.create(
+                params={
+                    "customer": pledge.provider_customer_id or pledge.supporter.stripe_customer_id,
+                    "return_url": return_url,
+                    "flow_data": {
+                        "type": "payment_method_update",
+                        "after_completion": {
+                            "type": "redirect",
+                            "redirect": {"return_url": return_url},
+                        },
+                    },
+                },
+                options={"idempotency_key": f"pledge-{pledge.id}-card-{uuid.uuid4().hex}"},
+            )
+        except stripe.StripeError as error:
+            raise ProviderError(str(error)) from error
+        return portal.url
+
     # -- webhooks ---------------------------------------------------------------------------
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> dict[str, Any]:

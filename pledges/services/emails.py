@@ -8,10 +8,19 @@ from datetime import timedelta
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.markdown import render_markdown
-from pledges.models import CaseStatus, CaseUpdate, Organizer, OutboxEmail, Pledge, Supporter
+from pledges.models import (
+    CaseStatus,
+    CaseUpdate,
+    Organizer,
+    OutboxEmail,
+    PaymentProblem,
+    Pledge,
+    Supporter,
+)
 from pledges.services import auth_tokens, cases, organizers, supporters
 
 
@@ -124,6 +133,23 @@ def _pledge_changed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEm
     )
 
 
+def _action_required(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    problem = db.session.scalar(
+        select(PaymentProblem).where(PaymentProblem.invoice_id == row.context["invoice_id"])
+    )
+    if problem is None or problem.resolved_at is not None or supporter is None:
+        return None
+    return _render(
+        "action_required",
+        _(
+            "Your bank asks you to confirm your payment to %(fund)s",
+            fund=current_app.config["FUND_NAME"],
+        ),
+        problem=problem,
+        member_url=url_for("member.home", _external=True),
+    )
+
+
 #: kind -> renderer, given the row and the supporter its recipient is (None if nobody).
 RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | None]] = {
     "welcome": _welcome,
@@ -132,6 +158,7 @@ RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | N
     "organizer-sign-in": _organizer_sign_in,
     "case-update": _case_update,
     "pledge-changed": _pledge_changed,
+    "action-required": _action_required,
 }
 
 

@@ -61,6 +61,24 @@ def pay(session: str) -> ResponseReturnValue:
     return redirect(opened["success"], code=303)
 
 
+@bp.get("/demo/card/<session>")
+def card(session: str) -> ResponseReturnValue:
+    opened, pledge = _open(session)
+    return render_template(
+        "demo/card.html", pledge=pledge, session=session, form=ConfirmForm(), back=opened["cancel"]
+    )
+
+
+@bp.post("/demo/card/<session>")
+def save_card(session: str) -> ResponseReturnValue:
+    opened, pledge = _open(session)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    _demo_gateway().update_card(pledge)
+    db.session.commit()
+    return redirect(opened["success"], code=303)
+
+
 def _maildir() -> mailbox.Maildir:
     if current_app.config["PLEDGES_ENV"] != "development":
         abort(404)

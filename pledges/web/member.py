@@ -24,9 +24,17 @@ from htmx_flask import request as htmx_request
 from pledges.extensions import db
 from pledges.forms import ConfirmForm
 from pledges.forms.member import AmountForm, CancelForm, EarmarkForm, PauseForm
-from pledges.models import CaseStatus, Pledge, PledgeStatus, Supporter
+from pledges.models import CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.payments import ProviderError, gateway
-from pledges.services import accounts, attribution, fund, pledge_changes, pledges, supporters
+from pledges.services import (
+    accounts,
+    attribution,
+    fund,
+    payment_problems,
+    pledge_changes,
+    pledges,
+    supporters,
+)
 from pledges.web.auth import SESSION_KEY
 from pledges.web.rendering import absolute_url, no_store, redirect_to
 
@@ -228,6 +236,59 @@ def earmark(pledge_id: int) -> Response:
     return _apply(
         pledge, "earmark", lambda: pledge_changes.change_earmark(pledge, form.chosen_case)
     )
+
+
+@bp.post("/member/pledges/<int:pledge_id>/card")
+@login_required
+def update_card(pledge_id: int) -> Response:
+    """To the provider's page for a new card (Stripe's Billing Portal), and back here."""
+    pledge = _own_pledge(pledge_id)
+    try:
+        url = gateway().card_update_url(pledge, return_url=absolute_url("member.home"))
+    except ProviderError:
+        log.exception("pledge %s: no card update page from the payment provider", pledge.id)
+        flash(_("We could not reach the payment provider. Please try again in a moment."))
+        return redirect_to(url_for("member.home"))
+    db.session.commit()
+    return redirect_to(url)
+
+
+@bp.get("/member/receipts/<int:contribution_id>")
+@login_required
+def receipt(contribution_id: int) -> str:
+    """Our own printable receipt, for payments without one from the provider (demo)."""
+    contribution = db.session.get(Contribution, contribution_id)
+    if contribution is None or contribution.supporter_id != current_user.id:
+        abort(404)
+    return render_template("member/receipt.html", contribution=contribution)
+
+
+@bp.get("/member/statement/<int:year>")
+@login_required
+def statement(year: int) -> str:
+    """Everything given in a year, with totals, to print or keep."""
+    supporter = current_supporter()
+    given = [c for c in supporter.contributions if c.paid_at.year == year]
+    totals: dict[str, dict[str, int]] = {}
+    for c in given:
+        total = totals.setdefault(c.currency, {"gross": 0, "returned": 0})
+        total["gross"] += c.gross
+        total["returned"] += c.refunded + c.disputed
+    return render_template(
+        "member/statement.html",
+        supporter=supporter,
+        year=year,
+        contributions=sorted(given, key=lambda c: c.paid_at),
+        totals=totals,
+    )
+
+
+@bp.context_processor
+def payment_trouble() -> dict:
+    """Every member page shows a failed or unconfirmed payment, with the way to fix it."""
+    if not current_user.is_authenticated:
+        return {}
+    return {"problems": payment_problems.open_for(current_supporter())}
 
 
 # -- preferences and privacy --------------------------------------------------------------------

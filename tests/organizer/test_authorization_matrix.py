@@ -53,6 +53,9 @@ ACCESS = {
     "member.delete_account": "supporter",
     "member.deleted": "public",
     "member.change_amount": "own-pledge",
+    "member.update_card": "own-pledge",
+    "member.receipt": "own-pledge",
+    "member.statement": "supporter",
     "member.pause": "own-pledge",
     "member.resume": "own-pledge",
     "member.cancel": "own-pledge",
@@ -94,6 +97,8 @@ ACCESS = {
     "webhooks.stripe_webhook": "webhook",
     "demo.checkout": "dev-only",
     "demo.pay": "dev-only",
+    "demo.card": "dev-only",
+    "demo.save_card": "dev-only",
     "demo.mail_index": "dev-only",
     "demo.mail_message": "dev-only",
 }
@@ -252,6 +257,7 @@ class World:
     supporter_ids: tuple[int, int]
     supporter_emails: tuple[str, str]
     pledge_ids: tuple[int, int]
+    contribution_id: int  # the first supporter's
     organizer_ids: dict[str, int]  # "organizer", "admin", "organizer without TOTP", "invitee"
     organizer_emails: dict[str, str]
     targets: dict[str, Targets]  # "organizer", "admin"
@@ -265,7 +271,7 @@ def _seed(app) -> World:
         ben = make_supporter("ben.matrix@example.org")
         pledge_a = make_pledge(ada, amount=12_34, case_id=public.id)
         pledge_b = make_pledge(ben, amount=56_78, requested_public_name="Ben the Giver")
-        make_contribution(pledge_a)
+        paid_a = make_contribution(pledge_a)
         make_contribution(pledge_b)
         staff = {
             "organizer": make_organizer("organizer", email="olga.matrix@example.org"),
@@ -289,6 +295,7 @@ def _seed(app) -> World:
             supporter_ids=(ada.id, ben.id),
             supporter_emails=(ada.email, ben.email),
             pledge_ids=(pledge_a.id, pledge_b.id),
+            contribution_id=paid_a.id,
             organizer_ids={name: person.id for name, person in staff.items()},
             organizer_emails={name: person.email for name, person in staff.items()},
             targets=targets,
@@ -346,6 +353,8 @@ def _requests(app, world: World, targets: Targets) -> list[tuple[str, str, str, 
         "disbursement_id": targets.disbursement_id,
         "organizer_id": world.organizer_ids["invitee"],
         "pledge_id": world.pledge_ids[0],
+        "contribution_id": world.contribution_id,
+        "year": 2026,
         "kind": "contributions",
         "token": "not-a-real-token",
         "session": "not-a-checkout-session",

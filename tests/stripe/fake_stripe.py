@@ -135,6 +135,16 @@ class FakeStripe:
                 **{key: params.get(key) for key in ("mode", "client_reference_id", "metadata")},
             }
             return 200, self._store("checkout.session", session)
+        if method == "POST" and path == "/v1/billing_portal/sessions":
+            session_id = _new_id("bps")
+            portal = {
+                "id": session_id,
+                "url": f"https://billing.stripe.com/p/session/{session_id}",
+                "customer": params.get("customer"),
+                "return_url": params.get("return_url"),
+                "flow": params.get("flow_data"),
+            }
+            return 200, self._store("billing_portal.session", portal)
         if method == "GET" and path == "/v1/subscriptions/search":
             wanted = re.fullmatch(r"metadata\['pledge_id'\]:'(\d+)'", params.get("query", ""))
             found = [
@@ -283,8 +293,14 @@ class FakeStripe:
         return {"session": session, "subscription": subscription, "invoice": invoice}
 
     def pay_invoice(
-        self, subscription_id: str, *, fee: int = 50, paid_at: int | None = None
+        self,
+        subscription_id: str,
+        *,
+        fee: int = 50,
+        paid_at: int | None = None,
+        invoice_id: str | None = None,
     ) -> dict[str, Any]:
+        """A renewal paid: a new invoice, or (given its id) one that had failed, paid now."""
         subscription = self.objects["subscription"][subscription_id]
         item = subscription["items"]["data"][0]
         amount = item["price"]["unit_amount"] * item["quantity"]
@@ -297,7 +313,8 @@ class FakeStripe:
         intent = self._store(
             "payment_intent", {"id": _new_id("pi"), "amount": amount, "latest_charge": charge["id"]}
         )
-        invoice_id = _new_id("in")
+        invoice_id = invoice_id or _new_id("in")
+        subscription["status"] = "active"
         invoice = self._store(
             "invoice",
             {
@@ -356,15 +373,19 @@ class FakeStripe:
         )
 
     def fail_invoice(self, subscription_id: str) -> dict[str, Any]:
+        """A renewal declined (or, with `require_action`, waiting for 3-D Secure)."""
         subscription = self.objects["subscription"][subscription_id]
         subscription["status"] = "past_due"
+        invoice_id = _new_id("in")
         return self._store(
             "invoice",
             {
-                "id": _new_id("in"),
+                "id": invoice_id,
                 "status": "open",
                 "customer": subscription["customer"],
+                "amount_due": subscription["items"]["data"][0]["price"]["unit_amount"],
                 "amount_paid": 0,
+                "hosted_invoice_url": f"https://invoice.stripe.com/i/{invoice_id}",
                 "parent": {
                     "type": "subscription_details",
                     "subscription_details": {

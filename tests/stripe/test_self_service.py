@@ -1,25 +1,10 @@
 """The supporter's changes reach Stripe: the right call, the right parameters, a fresh
 idempotency key each, and a change made in Stripe (the Billing Portal) shows on the page."""
 
-import pytest
 from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import Pledge
-from tests.organizer.signing_in import sign_in_supporter
-
-
-@pytest.fixture
-def subscribed(app, client, fake_stripe, post_webhook):
-    """An active Stripe pledge of 20.00, its supporter signed in; returns the subscription."""
-    client.post_form("/pledge", {"amount": "20", "email": "payer@example.org", "earmark": ""})
-    [session] = fake_stripe.checkout_sessions()
-    paid = fake_stripe.complete_checkout(session["id"])
-    assert post_webhook(fake_stripe.event("invoice.paid", paid["invoice"])).status_code == 200
-    with app.app_context():
-        supporter_id = db.session.scalar(select(Pledge)).supporter_id
-    sign_in_supporter(app, client, supporter_id)
-    return fake_stripe.objects["subscription"][paid["subscription"]["id"]]
 
 
 def _updates(fake_stripe, subscription_id: str) -> list[dict]:

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import OutboxEmail, Pledge
-from pledges.services import mail_outbox
-from tests.factories import make_case, make_pledge, make_supporter
+from pledges.payments.demo_gateway import DemoGateway
+from pledges.services import ledger, mail_outbox
+from tests.factories import make_case, make_contribution, make_pledge, make_supporter
 from tests.organizer.signing_in import sign_in_supporter
 
 NEXT = datetime(2026, 12, 20, 9, 0, tzinfo=UTC)
@@ -160,3 +161,44 @@ def test_signing_out_ends_the_session_on_the_server(app, client, pledge_id):
     sign_in_supporter(app, third, supporter_id)
     assert third.post_form("/logout/everywhere").status_code == 303
     assert client.get("/member").status_code == 302
+
+
+def test_a_failed_demo_payment_is_fixed_with_a_new_card(app, client, pledge_id):
+    with app.app_context():
+        pledge = db.session.get(Pledge, pledge_id)
+        DemoGateway("unused").fail_charge(pledge)
+        db.session.commit()
+    page = client.get("/member").get_data(as_text=True)
+    assert "did not go through" in page and "failed" in page
+
+    to_card = client.post_form(f"/member/pledges/{pledge_id}/card")
+    assert to_card.status_code == 303 and "/demo/card/" in to_card.location
+    saved = client.post_form(to_card.location.removeprefix("http://localhost"))
+    assert saved.status_code == 303
+    page = client.get("/member").get_data(as_text=True)
+    assert "did not go through" not in page
+    with app.app_context():
+        pledge = db.session.get(Pledge, pledge_id)
+        assert pledge.status == "active" and len(pledge.contributions) == 1
+        assert pledge.supporter.card_last4 == "4242"
+
+
+def test_receipts_and_the_yearly_statement(app, client, pledge_id):
+    with app.app_context():
+        pledge = db.session.get(Pledge, pledge_id)
+        first = make_contribution(pledge, gross=10_00, paid_at=datetime(2026, 3, 1, tzinfo=UTC))
+        make_contribution(pledge, gross=10_00, paid_at=datetime(2026, 4, 1, tzinfo=UTC))
+        make_contribution(pledge, gross=10_00, paid_at=datetime(2025, 4, 1, tzinfo=UTC))
+        ledger.take_back(first, refunded=4_00)
+        db.session.commit()
+        first_id = first.id
+    page = client.get("/member").get_data(as_text=True)
+    assert "partly refunded" in page
+    assert f'href="/member/receipts/{first_id}"' in page
+    assert 'href="/member/statement/2026"' in page and 'href="/member/statement/2025"' in page
+
+    receipt = client.get(f"/member/receipts/{first_id}").get_data(as_text=True)
+    assert "€10.00" in receipt and "€4.00" in receipt
+    statement = client.get("/member/statement/2026").get_data(as_text=True)
+    assert statement.count("<tr><td>") == 2
+    assert "€16.00" in statement and "after €4.00 returned" in statement

@@ -1,0 +1,68 @@
+"""Charges that did not go through, from the provider's events, until the invoice is paid."""
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from pledges.extensions import db
+from pledges.models import PaymentProblem, Pledge, Supporter
+from pledges.services import mail_outbox
+
+
+def record(
+    pledge: Pledge,
+    *,
+    invoice_id: str,
+    kind: str,
+    amount: int,
+    hosted_url: str | None,
+    at: datetime,
+) -> PaymentProblem:
+    """Note the problem once per invoice; a later event may change its kind (a failed charge
+    that then needs the bank's confirmation)."""
+    problem = db.session.scalar(
+        select(PaymentProblem).where(PaymentProblem.invoice_id == invoice_id)
+    )
+    if problem is None:
+        problem = PaymentProblem(
+            pledge=pledge, invoice_id=invoice_id, currency=pledge.currency, occurred_at=at
+        )
+        db.session.add(problem)
+    if problem.resolved_at is None:
+        problem.kind, problem.amount = kind, amount
+        problem.hosted_url = hosted_url or problem.hosted_url
+    if kind == "action_required" and hosted_url:
+        mail_outbox.enqueue(
+            "action-required",
+            recipient=pledge.supporter.email,
+            dedupe_key=f"action-required:{invoice_id}",
+            context={"pledge_id": pledge.id, "invoice_id": invoice_id},
+        )
+    db.session.flush()
+    return problem
+
+
+def resolve(invoice_id: str, at: datetime) -> None:
+    db.session.execute(
+        update(PaymentProblem)
+        .where(PaymentProblem.invoice_id == invoice_id, PaymentProblem.resolved_at.is_(None))
+        .values(resolved_at=at)
+    )
+
+
+def open_for(supporter: Supporter) -> list[PaymentProblem]:
+    return list(
+        db.session.scalars(
+            select(PaymentProblem)
+            .join(Pledge, Pledge.id == PaymentProblem.pledge_id)
+            .where(Pledge.supporter_id == supporter.id, PaymentProblem.resolved_at.is_(None))
+            .order_by(PaymentProblem.occurred_at)
+        )
+    )
+
+
+def remember_card(
+    supporter: Supporter, *, brand: str | None, last4: str | None, month: int, year: int
+) -> None:
+    supporter.card_brand, supporter.card_last4 = brand, last4
+    supporter.card_exp_month, supporter.card_exp_year = month, year
