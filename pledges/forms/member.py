@@ -24,6 +24,26 @@ class AmountForm(FlaskForm):
         self.amount_minor = monthly_amount(field.data or "", self.pledge.currency)
 
 
+class GiftForm(FlaskForm):
+    amount = StringField(_l("Amount"), filters=[_strip])
+    earmark = SelectField(_l("Where should it go?"), choices=[], validate_choice=True)
+
+    def __init__(self, *args: object, cases: list[Case], currency: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.earmark.choices = [SelectChoice("", _l("Wherever the fund needs it most"))] + [
+            SelectChoice(case.slug, case.title) for case in cases
+        ]
+        self.cases = {case.slug: case for case in cases}
+
+    def validate_amount(self, field: StringField) -> None:
+        self.amount_minor = monthly_amount(field.data or "", self.currency)
+
+    @property
+    def chosen_case(self) -> Case | None:
+        return self.cases.get(self.earmark.data or "")
+
+
 class PauseForm(FlaskForm):
     months = RadioField(
         _l("Pause for"),

@@ -8,7 +8,8 @@ from datetime import datetime
 from flask import url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from pledges.models import Contribution, Pledge, PledgeStatus
+from pledges.extensions import db
+from pledges.models import Case, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.models.types import utcnow
 from pledges.services import ledger, payment_problems, pledges
 
@@ -38,6 +39,42 @@ class DemoGateway:
             {"pledge": pledge.id, "success": success_url, "cancel": cancel_url}
         )
         return url_for("demo.checkout", session=session)
+
+    def start_gift_checkout(
+        self,
+        supporter: Supporter,
+        amount: int,
+        currency: str,
+        case: Case | None,
+        *,
+        success_url: str,
+        cancel_url: str,
+    ) -> str:
+        gift = {
+            "supporter": supporter.id,
+            "amount": amount,
+            "currency": currency,
+            "case": case.id if case else None,
+            # Names the payment: the same session paid twice is one gift.
+            "payment": f"demo_gift_{secrets.token_hex(8)}",
+        }
+        session = self._serializer.dumps(
+            {"gift": gift, "success": success_url, "cancel": cancel_url}
+        )
+        return url_for("demo.gift", session=session)
+
+    def pay_gift(self, gift: dict, now: datetime | None = None) -> Contribution:
+        supporter = db.session.get(Supporter, gift["supporter"])
+        return pledges.record_gift(
+            supporter,
+            payment_id=gift["payment"],
+            provider=self.name,
+            currency=gift["currency"],
+            gross=gift["amount"],
+            fee=demo_fee(gift["amount"]),
+            paid_at=now or utcnow(),
+            case=db.session.get(Case, gift["case"]) if gift["case"] else None,
+        )
 
     def open_session(self, session: str) -> dict | None:
         """The checkout session a signed link stands for, or None if forged or stale."""

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Protocol
 
-from pledges.models import Pledge
+from pledges.models import Case, Pledge, Supporter
 
 
 class ProviderError(RuntimeError):
@@ -17,6 +17,19 @@ class PaymentGateway(Protocol):
 
     def start_checkout(self, pledge: Pledge, *, success_url: str, cancel_url: str) -> str:
         """Return the address of a hosted checkout that starts this pledge's subscription."""
+        ...
+
+    def start_gift_checkout(
+        self,
+        supporter: Supporter,
+        amount: int,
+        currency: str,
+        case: Case | None,
+        *,
+        success_url: str,
+        cancel_url: str,
+    ) -> str:
+        """The address of a hosted checkout for a one-off gift."""
         ...
 
     # The supporter's own changes. Each is applied at the provider first; the caller records it

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pledges.extensions import db
-from pledges.models import Pledge, PledgeStatus, StripeEvent, Supporter
+from pledges.models import Case, Pledge, PledgeStatus, StripeEvent, Supporter
 from pledges.payments.stripe_gateway import StripeGateway
 from pledges.services import ledger, payment_problems, pledges
 
@@ -84,7 +84,38 @@ def sync_subscription(pledge: Pledge, gateway: StripeGateway, subscription_id: s
             pledge.next_charge_at = None
 
 
+def _gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
+    """A one-off gift, recorded when Stripe says the session is paid, as Stripe holds it now."""
+    session = gateway.fetch_checkout_session(event_session["id"])
+    metadata = session.get("metadata") or {}
+    reference = str(metadata.get("gift_for_supporter") or "")
+    intent_id = _id(session.get("payment_intent"))
+    if session.get("payment_status") != "paid" or not reference.isdigit() or not intent_id:
+        return
+    supporter = db.session.get(Supporter, int(reference))
+    if supporter is None or supporter.erased_at is not None:
+        log.warning("gift session %s matches no supporter", session["id"])
+        return
+    case_id = str(metadata.get("case_id") or "")
+    charge = gateway.fetch_intent_charge(intent_id)
+    pledges.record_gift(
+        supporter,
+        payment_id=intent_id,
+        provider="stripe",
+        currency=session["currency"].upper(),
+        gross=session["amount_total"],
+        fee=charge.fee,
+        paid_at=from_timestamp(charge.created or session["created"]),
+        case=db.session.get(Case, int(case_id)) if case_id.isdigit() else None,
+        charge_id=charge.charge_id,
+        receipt_url=charge.receipt_url,
+    )
+
+
 def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None:
+    if session.get("mode") == "payment":
+        _gift_paid(session, gateway)
+        return
     if session.get("mode") != "subscription":
         return
     reference = session.get("client_reference_id") or (session.get("metadata") or {}).get(

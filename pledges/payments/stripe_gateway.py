@@ -11,7 +11,7 @@ import stripe
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import Pledge, Setting
+from pledges.models import Case, Pledge, Setting, Supporter
 from pledges.payments.gateway import ProviderError
 
 PRODUCT_SETTING = "stripe_product_id"
@@ -51,6 +51,17 @@ class StripeGateway:
         db.session.merge(Setting(key=PRODUCT_SETTING, value=product.id))
         return product.id
 
+    def _price(self, currency: str, amount: int, *, monthly: bool = True) -> dict[str, Any]:
+        """An inline price on the fund's one Product: no Price objects to keep in sync."""
+        price = {
+            "currency": currency.lower(),
+            "product": self.product_id(),
+            "unit_amount": amount,
+        }
+        if monthly:
+            price["recurring"] = {"interval": "month"}
+        return price
+
     def start_checkout(self, pledge: Pledge, *, success_url: str, cancel_url: str) -> str:
         pledge_ref = str(pledge.id)
         session = self.client.v1.checkout.sessions.create(
@@ -58,15 +69,7 @@ class StripeGateway:
                 "mode": "subscription",
                 "submit_type": "donate",
                 "line_items": [
-                    {
-                        "quantity": 1,
-                        "price_data": {
-                            "currency": pledge.currency.lower(),
-                            "product": self.product_id(),
-                            "unit_amount": pledge.amount,
-                            "recurring": {"interval": "month"},
-                        },
-                    }
+                    {"quantity": 1, "price_data": self._price(pledge.currency, pledge.amount)}
                 ],
                 # Never `customer=`: the form is public, and a saved card must not be shown to
                 # whoever typed someone else's address.
@@ -104,17 +107,7 @@ class StripeGateway:
         self._update(
             pledge,
             {
-                "items": [
-                    {
-                        "id": item["id"],
-                        "price_data": {
-                            "currency": pledge.currency.lower(),
-                            "product": self.product_id(),
-                            "unit_amount": amount,
-                            "recurring": {"interval": "month"},
-                        },
-                    }
-                ],
+                "items": [{"id": item["id"], "price_data": self._price(pledge.currency, amount)}],
                 "proration_behavior": "none",
             },
         )
@@ -173,6 +166,61 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise ProviderError(str(error)) from error
         return portal.url
+
+    def start_gift_checkout(
+        self,
+        supporter: Supporter,
+        amount: int,
+        currency: str,
+        case: Case | None,
+        *,
+        success_url: str,
+        cancel_url: str,
+    ) -> str:
+        metadata = {
+            "gift_for_supporter": str(supporter.id),
+            "case_id": str(case.id) if case else "",
+        }
+        try:
+            session = self.client.v1.checkout.sessions.create(
+                params={
+                    "mode": "payment",
+                    "submit_type": "donate",
+                    "line_items": [
+                        {"quantity": 1, "price_data": self._price(currency, amount, monthly=False)}
+                    ],
+                    # Signed in, so their own customer: a saved card may be offered.
+                    **(
+                        {"customer": supporter.stripe_customer_id}
+                        if supporter.stripe_customer_id
+                        else {"customer_email": supporter.email}
+                    ),
+                    "metadata": metadata,
+                    "payment_intent_data": {"metadata": metadata},
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                },
+                options={"idempotency_key": f"gift-{supporter.id}-{uuid.uuid4().hex}"},
+            )
+        except stripe.StripeError as error:
+            raise ProviderError(str(error)) from error
+        return session.url
+
+    def fetch_checkout_session(self, session_id: str) -> dict[str, Any]:
+        return self.client.v1.checkout.sessions.retrieve(session_id).to_dict()
+
+    def fetch_intent_charge(self, intent_id: str) -> "ChargeFacts":
+        """The fee and receipt of a one-off payment."""
+        intent = self.client.v1.payment_intents.retrieve(
+            intent_id, params={"expand": ["latest_charge.balance_transaction"]}
+        ).to_dict()
+        charge = intent.get("latest_charge") or {}
+        return ChargeFacts(
+            fee=(charge.get("balance_transaction") or {}).get("fee", 0),
+            charge_id=charge.get("id"),
+            receipt_url=charge.get("receipt_url"),
+            created=charge.get("created"),
+        )
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -251,5 +299,8 @@ class StripeGateway:
 class ChargeFacts:
     fee: int = 0
     charge_id: str | None = None
+    receipt_url: str | None = None
+    #: When the charge was made (seconds since the epoch).
+    created: int | None = None
     refunded: int = 0
     disputed: int = 0

@@ -111,31 +111,76 @@ def record_payment(
     receipt_url: str | None = None,
 ) -> Contribution:
     """Record a paid invoice as a contribution, once, and activate the pledge it confirms."""
+    db.session.flush()  # a pledge made in this transaction has its case id only once flushed
+    contribution, new = _contribute(
+        payment_id,
+        supporter=pledge.supporter,
+        pledge=pledge,
+        currency=pledge.currency,
+        provider=pledge.provider,
+        earmarked_case_id=pledge.case_id,
+        gross=gross,
+        fee=fee,
+        paid_at=paid_at,
+        charge_id=charge_id,
+        receipt_url=receipt_url,
+    )
+    if new and pledge.status in {PledgeStatus.PENDING, PledgeStatus.PAST_DUE}:
+        move(pledge, PledgeStatus.ACTIVE, paid_at)
+    return contribution
+
+
+def record_gift(
+    supporter: Supporter,
+    *,
+    payment_id: str,
+    provider: str,
+    currency: str,
+    gross: int,
+    fee: int,
+    paid_at: datetime,
+    case: Case | None = None,
+    charge_id: str | None = None,
+    receipt_url: str | None = None,
+) -> Contribution:
+    """A one-off gift: a contribution with no pledge, in the ledger like any other, once."""
+    contribution, _ = _contribute(
+        payment_id,
+        supporter=supporter,
+        pledge=None,
+        currency=currency,
+        provider=provider,
+        earmarked_case_id=case.id if case else None,
+        gross=gross,
+        fee=fee,
+        paid_at=paid_at,
+        charge_id=charge_id,
+        receipt_url=receipt_url,
+    )
+    return contribution
+
+
+def _contribute(
+    payment_id: str, *, gross: int, fee: int, charge_id: str | None, **fields: object
+) -> tuple[Contribution, bool]:
+    """The contribution for a provider's payment, made the first time it is seen."""
     existing = db.session.scalar(
         select(Contribution).where(Contribution.provider_payment_id == payment_id)
     )
     if existing is not None:
-        return existing
+        return existing, False
     contribution = Contribution(
-        supporter=pledge.supporter,
-        pledge=pledge,
-        currency=pledge.currency,
+        provider_payment_id=payment_id,
+        provider_charge_id=charge_id,
         gross=gross,
         fee=fee,
         net=gross - fee,
-        provider=pledge.provider,
-        provider_payment_id=payment_id,
-        provider_charge_id=charge_id,
-        receipt_url=receipt_url,
-        paid_at=paid_at,
-        earmarked_case_id=pledge.case_id,
+        **fields,
     )
     db.session.add(contribution)
-    if pledge.status in {PledgeStatus.PENDING, PledgeStatus.PAST_DUE}:
-        move(pledge, PledgeStatus.ACTIVE, paid_at)
     db.session.flush()
     ledger.place_late_contribution(contribution)
-    return contribution
+    return contribution, True
 
 
 def of_supporter(supporter: Supporter) -> list[Pledge]:

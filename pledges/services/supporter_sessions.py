@@ -18,18 +18,19 @@ def begin(supporter: Supporter) -> str:
     return raw
 
 
-def is_open(supporter_id: int, raw: str | None) -> bool:
+def signed_in(supporter_id: int, raw: str | None) -> Supporter | None:
+    """The supporter, if this session of theirs is open (one query: it runs on every page)."""
     if not raw:
-        return False
-    return (
-        db.session.scalar(
-            select(SupporterSession.id).where(
-                SupporterSession.token_hash == token_hash(raw),
-                SupporterSession.supporter_id == supporter_id,
-                SupporterSession.ended_at.is_(None),
-            )
+        return None
+    return db.session.scalar(
+        select(Supporter)
+        .join(SupporterSession, SupporterSession.supporter_id == Supporter.id)
+        .where(
+            Supporter.id == supporter_id,
+            Supporter.erased_at.is_(None),
+            SupporterSession.token_hash == token_hash(raw),
+            SupporterSession.ended_at.is_(None),
         )
-        is not None
     )
 
 

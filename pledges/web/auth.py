@@ -21,12 +21,9 @@ SESSION_KEY = "supporter_session"
 @login_manager.user_loader
 def load_supporter(user_id: str) -> Supporter | None:
     """The supporter, only while the session the cookie names is open on the server."""
-    if not user_id.isdigit() or not supporter_sessions.is_open(
-        int(user_id), session.get(SESSION_KEY)
-    ):
+    if not user_id.isdigit():
         return None
-    supporter = db.session.get(Supporter, int(user_id))
-    return supporter if supporter is not None and supporter.erased_at is None else None
+    return supporter_sessions.signed_in(int(user_id), session.get(SESSION_KEY))
 
 
 def _address_key() -> str:

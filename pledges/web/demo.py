@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import Message
 
-from flask import Blueprint, abort, current_app, redirect, render_template
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from pledges.extensions import db
 from pledges.forms import ConfirmForm
-from pledges.models import Pledge, PledgeStatus
+from pledges.models import Case, Pledge, PledgeStatus
+from pledges.money import format_money
 from pledges.payments import gateway
 from pledges.payments.demo_gateway import DemoGateway
 
@@ -29,7 +31,7 @@ def _demo_gateway() -> DemoGateway:
 
 def _open(session: str) -> tuple[dict, Pledge]:
     opened = _demo_gateway().open_session(session)
-    pledge = db.session.get(Pledge, opened["pledge"]) if opened else None
+    pledge = db.session.get(Pledge, opened["pledge"]) if opened and "pledge" in opened else None
     if pledge is None:
         abort(404)
     return opened, pledge
@@ -40,12 +42,29 @@ def checkout(session: str) -> ResponseReturnValue:
     opened, pledge = _open(session)
     if pledge.status != PledgeStatus.PENDING:
         return redirect(opened["success"], code=303)
+    money = format_money(pledge.amount, pledge.currency)
+    return _checkout_page(
+        _("Monthly pledge"),
+        _("%(amount)s a month", amount=money),
+        pledge.case,
+        url_for("demo.pay", session=session),
+        _("Pay %(amount)s (demo)", amount=money),
+        opened["cancel"],
+    )
+
+
+def _checkout_page(
+    what: str, how_much: str, case: Case | None, action: str, button: str, cancel_url: str
+) -> str:
     return render_template(
         "demo/checkout.html",
-        pledge=pledge,
-        session=session,
+        what=what,
+        how_much=how_much,
+        case=case,
+        action=action,
+        button=button,
         form=ConfirmForm(),
-        cancel_url=opened["cancel"],
+        cancel_url=cancel_url,
     )
 
 
@@ -58,6 +77,38 @@ def pay(session: str) -> ResponseReturnValue:
     if pledge.status == PledgeStatus.PENDING:
         _demo_gateway().pay(pledge)
         db.session.commit()
+    return redirect(opened["success"], code=303)
+
+
+def _open_gift(session: str) -> dict:
+    opened = _demo_gateway().open_session(session)
+    if not opened or "gift" not in opened:
+        abort(404)
+    return opened
+
+
+@bp.get("/demo/gift/<session>")
+def gift(session: str) -> ResponseReturnValue:
+    opened = _open_gift(session)
+    case = db.session.get(Case, opened["gift"]["case"]) if opened["gift"]["case"] else None
+    money = format_money(opened["gift"]["amount"], opened["gift"]["currency"])
+    return _checkout_page(
+        _("One-off gift"),
+        money,
+        case,
+        url_for("demo.pay_gift", session=session),
+        _("Give %(amount)s (demo)", amount=money),
+        opened["cancel"],
+    )
+
+
+@bp.post("/demo/gift/<session>")
+def pay_gift(session: str) -> ResponseReturnValue:
+    opened = _open_gift(session)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    _demo_gateway().pay_gift(opened["gift"])
+    db.session.commit()
     return redirect(opened["success"], code=303)
 
 

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -23,8 +24,8 @@ from htmx_flask import request as htmx_request
 
 from pledges.extensions import db
 from pledges.forms import ConfirmForm
-from pledges.forms.member import AmountForm, CancelForm, EarmarkForm, PauseForm
-from pledges.models import CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
+from pledges.forms.member import AmountForm, CancelForm, EarmarkForm, GiftForm, PauseForm
+from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.payments import ProviderError, gateway
 from pledges.services import (
     accounts,
@@ -49,9 +50,18 @@ def private(response: Response) -> Response:
 
 @bp.get("/member")
 @login_required
-def home() -> str:
+def home() -> Response:
+    return _page()
+
+
+def _page(status: int = 200, **context: object) -> Response:
+    """The member page, with any form given filled in and showing its errors."""
     supporter = current_supporter()
-    return render_template(
+    cases = fund.open_cases()
+    context.setdefault("gift_form", _gift_form(cases, formdata=None))
+    opened = context.pop("opened", None)
+    forms = {name: context.pop(name) for name in list(context) if name.endswith("_form")}
+    page = render_template(
         "member/home.html",
         supporter=supporter,
         pledges=pledges.of_supporter(supporter),
@@ -59,8 +69,16 @@ def home() -> str:
         attributions=attribution.for_supporter(supporter),
         requested_names=supporters.requested_names(supporter),
         form=ConfirmForm(),
-        **_card_forms(),
+        opened=opened,
+        gift_thanks=request.args.get("gift") == "thanks",
+        **context,
+        **_card_forms(earmark_cases=cases, **forms),
     )
+    return Response(page, status=status)
+
+
+def _gift_form(cases: list[Case], **kwargs: object) -> GiftForm:
+    return GiftForm(cases=cases, currency=current_app.config["FUND_CURRENCY"], **kwargs)
 
 
 @bp.post("/member/public-name")
@@ -93,9 +111,10 @@ def _card_forms(**bound: object) -> dict:
     forms = {
         "pause_form": PauseForm(formdata=None),
         "cancel_form": CancelForm(formdata=None),
-        "earmark_cases": fund.open_cases(),
     }
     forms.update(bound)
+    if "earmark_cases" not in forms:
+        forms["earmark_cases"] = fund.open_cases()
     return forms
 
 
@@ -128,21 +147,7 @@ def _refused(pledge: Pledge, status: int, error: str | None = None, **forms: obj
     db.session.rollback()
     if htmx_request.htmx and not htmx_request.htmx.boosted:
         return _card(pledge, status=status, error=error, **forms)
-    supporter = current_supporter()
-    page = render_template(
-        "member/home.html",
-        supporter=supporter,
-        pledges=pledges.of_supporter(supporter),
-        contributions=supporter.contributions,
-        attributions=attribution.for_supporter(supporter),
-        requested_names=supporters.requested_names(supporter),
-        form=ConfirmForm(),
-        error=error,
-        error_pledge=pledge.id,
-        opened=forms.pop("opened", None),
-        **_card_forms(**forms),
-    )
-    return Response(page, status=status)
+    return _page(status, error=error, error_pledge=pledge.id, **forms)
 
 
 def _apply(pledge: Pledge, change: str, action: Callable[[], bool]) -> Response:
@@ -238,6 +243,33 @@ def earmark(pledge_id: int) -> Response:
     )
 
 
+@bp.post("/member/give")
+@login_required
+def give() -> Response:
+    """A one-off gift beside (or instead of) the monthly pledge, through the same checkout."""
+    supporter = current_supporter()
+    form = _gift_form(fund.open_cases())
+    if not form.validate_on_submit():
+        return _page(422, gift_form=form, opened="gift")
+    try:
+        url = gateway().start_gift_checkout(
+            supporter,
+            form.amount_minor,
+            form.currency,
+            form.chosen_case,
+            success_url=absolute_url("member.home", gift="thanks"),
+            cancel_url=absolute_url("member.home"),
+        )
+    except ProviderError:
+        log.exception("no gift checkout for supporter %s", supporter.id)
+        message = _(
+            "We could not reach the payment provider. Nothing was charged; please try again."
+        )
+        return _page(502, gift_form=form, opened="gift", gift_error=message)
+    db.session.commit()
+    return redirect_to(url)
+
+
 @bp.post("/member/pledges/<int:pledge_id>/card")
 @login_required
 def update_card(pledge_id: int) -> Response:
@@ -288,7 +320,10 @@ def payment_trouble() -> dict:
     """Every member page shows a failed or unconfirmed payment, with the way to fix it."""
     if not current_user.is_authenticated:
         return {}
-    return {"problems": payment_problems.open_for(current_supporter())}
+    supporter = current_supporter()
+    # Only a pledge whose payment failed can have one: most pages need no query for it.
+    troubled = any(pledge.status == PledgeStatus.PAST_DUE for pledge in supporter.pledges)
+    return {"problems": payment_problems.open_for(supporter) if troubled else []}
 
 
 # -- preferences and privacy --------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import Contribution, Disbursement
+from pledges.models import Contribution, Disbursement, Pledge
 from pledges.payments.demo_gateway import DemoGateway
 from pledges.services import ledger
 from tests.factories import make_case, make_pledge, make_supporter
@@ -230,3 +230,14 @@ def test_a_reversed_disbursement_frees_its_money_for_the_next(app):
         assert ledger.check() == []
         with pytest.raises(ValueError, match="already reversed"):
             ledger.reverse_disbursement(mistake, on(5), note="again")
+
+
+def test_a_payment_on_a_pledge_made_in_the_same_transaction_keeps_its_earmark(app):
+    with app.app_context():
+        case = make_case()
+        pledge = Pledge(
+            supporter=make_supporter(), amount=5_00, currency="EUR", provider="demo", case=case
+        )
+        db.session.add(pledge)  # not flushed: its case_id is not set yet
+        paid = pay(pledge, 5_00, 1)
+        assert paid.earmarked_case_id == case.id

@@ -93,7 +93,9 @@ def test_member_page_queries_stay_few_whatever_the_history(app, client):
         assert client.get("/member").status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(statements) <= 6, statements
+    # BEGIN, the supporter with their session, pledges, contributions, what they funded, the
+    # latest updates, and the open cases the earmark can be changed to: none grows with history.
+    assert len(statements) <= 7, statements
 
 
 def test_case_page_shows_aggregates_and_only_chosen_names(app, client):

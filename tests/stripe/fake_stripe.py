@@ -182,9 +182,12 @@ class FakeStripe:
         updated = re.fullmatch(r"/v1/subscriptions/(\w+)", path)
         if method == "POST" and updated:
             return self._update_subscription(updated[1], params)
-        match = re.fullmatch(r"/v1/(subscriptions|invoices|payment_intents|charges)/([\w]+)", path)
+        match = re.fullmatch(
+            r"/v1/(subscriptions|invoices|payment_intents|charges|checkout/sessions)/([\w]+)", path
+        )
         if method == "GET" and match:
             kind = {
+                "checkout/sessions": "checkout.session",
                 "subscriptions": "subscription",
                 "invoices": "invoice",
                 "payment_intents": "payment_intent",
@@ -234,6 +237,39 @@ class FakeStripe:
         obj = {"object": kind, "livemode": False, "created": int(time.time()), **obj}
         self.objects[kind][obj["id"]] = obj
         return obj
+
+    def _charge(self, amount: int, fee: int) -> dict[str, Any]:
+        """A successful card payment: its balance transaction, charge and payment intent."""
+        balance = self._store(
+            "balance_transaction", {"id": _new_id("txn"), "amount": amount, "fee": fee}
+        )
+        charge_id = _new_id("ch")
+        charge = self._store(
+            "charge",
+            {
+                "id": charge_id,
+                "amount": amount,
+                "balance_transaction": balance["id"],
+                "receipt_url": f"https://pay.stripe.com/receipts/{charge_id}",
+            },
+        )
+        return self._store(
+            "payment_intent", {"id": _new_id("pi"), "amount": amount, "latest_charge": charge["id"]}
+        )
+
+    def complete_gift_checkout(self, session_id: str, *, fee: int = 40) -> dict[str, Any]:
+        """A one-off payment made on Stripe's page."""
+        session = self.objects["checkout.session"][session_id]
+        amount = int(session["params"]["line_items"][0]["price_data"]["unit_amount"])
+        intent = self._charge(amount, fee)
+        session.update(
+            status="complete",
+            payment_status="paid",
+            payment_intent=intent["id"],
+            amount_total=amount,
+            currency=session["params"]["line_items"][0]["price_data"]["currency"],
+        )
+        return session
 
     def _expanded_intent(self, intent: dict[str, Any]) -> dict[str, Any]:
         charge = dict(self.objects["charge"][intent["latest_charge"]])
@@ -304,15 +340,7 @@ class FakeStripe:
         subscription = self.objects["subscription"][subscription_id]
         item = subscription["items"]["data"][0]
         amount = item["price"]["unit_amount"] * item["quantity"]
-        balance = self._store(
-            "balance_transaction", {"id": _new_id("txn"), "amount": amount, "fee": fee}
-        )
-        charge = self._store(
-            "charge", {"id": _new_id("ch"), "amount": amount, "balance_transaction": balance["id"]}
-        )
-        intent = self._store(
-            "payment_intent", {"id": _new_id("pi"), "amount": amount, "latest_charge": charge["id"]}
-        )
+        intent = self._charge(amount, fee)
         invoice_id = invoice_id or _new_id("in")
         subscription["status"] = "active"
         invoice = self._store(

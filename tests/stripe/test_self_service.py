@@ -4,7 +4,8 @@ idempotency key each, and a change made in Stripe (the Billing Portal) shows on 
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import Pledge
+from pledges.models import Contribution, Pledge
+from pledges.services import ledger
 
 
 def _updates(fake_stripe, subscription_id: str) -> list[dict]:
@@ -100,3 +101,31 @@ def test_deleting_the_account_ends_the_subscription_and_the_customer_at_stripe(
     assert "Idempotency-Key" in deletes[0]["headers"]
     pledge = _pledge(app)
     assert pledge.status == "canceled" and pledge.provider_customer_id is None
+
+
+def test_a_gift_goes_through_checkout_in_payment_mode(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    to_checkout = client.post_form("/member/give", {"amount": "40", "earmark": ""})
+    assert to_checkout.location.startswith("https://checkout.stripe.com/")
+    [session] = [s for s in fake_stripe.checkout_sessions() if s["mode"] == "payment"]
+    params = session["params"]
+    assert params["customer"] == subscribed["customer"] and "customer_email" not in params
+    assert params["line_items"][0]["price_data"]["unit_amount"] == "4000"
+    assert "recurring" not in params["line_items"][0]["price_data"]
+
+    paid = fake_stripe.complete_gift_checkout(session["id"], fee=88)
+    event = fake_stripe.event("checkout.session.completed", paid)
+    assert post_webhook(event).status_code == 200
+    assert post_webhook(fake_stripe.event("checkout.session.completed", paid)).status_code == 200
+
+    with app.app_context():
+        gifts = db.session.scalars(select(Contribution).where(Contribution.pledge_id.is_(None)))
+        [gift] = gifts.all()
+        assert (gift.gross, gift.fee, gift.provider_payment_id) == (
+            40_00,
+            88,
+            paid["payment_intent"],
+        )
+        assert gift.receipt_url.startswith("https://pay.stripe.com/receipts/")
+        assert ledger.check() == []
