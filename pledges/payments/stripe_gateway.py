@@ -139,7 +139,9 @@ class StripeGateway:
 
     def forget_customer(self, customer_id: str) -> None:
         try:
-            self.client.v1.customers.delete(customer_id)
+            self.client.v1.customers.delete(
+                customer_id, options={"idempotency_key": f"customer-{customer_id}-delete"}
+            )
         except stripe.InvalidRequestError as error:
             if error.http_status != 404:
                 raise ProviderError(str(error)) from error

@@ -47,10 +47,10 @@ def browser():
         browser.close()
 
 
-def recording_tab(browser):  # noqa: ANN001, ANN201
+def recording_tab(browser, **options):  # noqa: ANN001, ANN003, ANN201
     """A fresh phone-sized tab in its own browser context (its own cookies), recording every
     request and console complaint. The caller closes `tab.context`."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB", **options)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.requested_urls = []
