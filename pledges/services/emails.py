@@ -15,6 +15,7 @@ from pledges.markdown import render_markdown
 from pledges.models import (
     CaseStatus,
     CaseUpdate,
+    Contribution,
     Organizer,
     OutboxEmail,
     PaymentProblem,
@@ -150,6 +151,21 @@ def _action_required(row: OutboxEmail, supporter: Supporter | None) -> RenderedE
     )
 
 
+def _gift_thanks(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    gift = db.session.get(Contribution, row.context["contribution_id"])
+    if gift is None or supporter is None or gift.supporter_id != supporter.id:
+        return None
+    monthly = any(p.status in ("active", "past_due", "paused") for p in supporter.pledges)
+    return _render(
+        "gift_thanks",
+        _("Thank you for your gift to %(fund)s", fund=current_app.config["FUND_NAME"]),
+        gift=gift,
+        monthly=monthly,
+        member_url=url_for("member.home", _external=True),
+        pledge_url=url_for("pledge.new", _external=True),
+    )
+
+
 #: kind -> renderer, given the row and the supporter its recipient is (None if nobody).
 RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | None]] = {
     "welcome": _welcome,
@@ -159,6 +175,7 @@ RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | N
     "case-update": _case_update,
     "pledge-changed": _pledge_changed,
     "action-required": _action_required,
+    "gift-thanks": _gift_thanks,
 }
 
 

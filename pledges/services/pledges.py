@@ -143,8 +143,9 @@ def record_gift(
     charge_id: str | None = None,
     receipt_url: str | None = None,
 ) -> Contribution:
-    """A one-off gift: a contribution with no pledge, in the ledger like any other, once."""
-    contribution, _ = _contribute(
+    """A one-off gift: a contribution with no pledge, in the ledger like any other, once, and
+    thanked for by email."""
+    contribution, new = _contribute(
         payment_id,
         supporter=supporter,
         pledge=None,
@@ -157,6 +158,13 @@ def record_gift(
         charge_id=charge_id,
         receipt_url=receipt_url,
     )
+    if new:
+        mail_outbox.enqueue(
+            "gift-thanks",
+            recipient=supporter.email,
+            dedupe_key=f"gift-thanks:{contribution.id}",
+            context={"contribution_id": contribution.id},
+        )
     return contribution
 
 

@@ -5,12 +5,12 @@ from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import Contribution
-from pledges.services import ledger
+from pledges.services import ledger, mail_outbox
 from tests.factories import make_case, make_supporter
 from tests.organizer.signing_in import sign_in_supporter
 
 
-def test_a_gift_is_paid_once_and_enters_the_ledger(app, client):
+def test_a_gift_is_paid_once_and_enters_the_ledger(app, client, smtp):
     with app.app_context():
         supporter_id = make_supporter("giver@example.org").id
         make_case(slug="medics", title="Medics")
@@ -33,6 +33,10 @@ def test_a_gift_is_paid_once_and_enters_the_ledger(app, client):
         assert (gift.pledge_id, gift.gross, gift.fee) == (None, 25_00, 63)
         assert gift.earmarked_case_id is not None
         assert ledger.check() == []
+        assert mail_outbox.deliver_due().sent == 1
+    [thanked] = smtp.messages
+    assert thanked["Subject"] == "Thank you for your gift to Test Solidarity Fund"
+    assert "make it monthly" in thanked.get_body(("plain",)).get_content()
     thanks = client.get("/member?gift=thanks").get_data(as_text=True)
     assert "Thank you for your gift" in thanks and "Make it monthly" in thanks
     assert "€25.00" in thanks.split('id="payments"')[1]
