@@ -15,6 +15,7 @@ from pledges.forms import EmailForm
 from pledges.models import Case, OrganizerRole
 from pledges.money import format_money, to_minor
 from pledges.payments import gateway
+from pledges.payments.demo_gateway import DemoGateway
 from pledges.payments.stripe_gateway import StripeGateway
 from pledges.payments.stripe_sync import sync
 from pledges.services import demo_data, disbursements, ledger, mail_outbox, organizers
@@ -33,6 +34,18 @@ def load_demo() -> None:
         f"{report.contributions_created} contributions, "
         f"{report.disbursements_created} disbursements added"
     )
+
+
+@pledges_cli.command("demo-billing")
+def demo_billing() -> None:
+    """With demo payments: do what Stripe does each day (renewals, pauses ending, canceled
+    pledges ending). Safe to run again; bin/dev runs it every minute."""
+    demo = gateway()
+    if not isinstance(demo, DemoGateway):
+        raise click.UsageError("demo-billing is for PAYMENTS=demo; Stripe bills by itself")
+    paid = demo.run_billing()
+    db.session.commit()
+    click.echo(f"demo billing: {paid} payments made")
 
 
 @pledges_cli.command("invite-organizer")

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask import url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import Case, Contribution, Pledge, PledgeStatus, Supporter
@@ -161,6 +162,44 @@ class DemoGateway:
 
     def forget_customer(self, customer_id: str) -> None:
         pass
+
+    def run_billing(self, now: datetime | None = None) -> int:
+        """What Stripe does each day, for demo pledges: pauses that are over resume, canceled
+        pledges end when their paid period does, and charges that are due are paid. Returns
+        how many payments were made; running it again the same day makes none."""
+        now = now or utcnow()
+        paid = 0
+        due = db.session.scalars(
+            select(Pledge).where(
+                Pledge.provider == self.name, Pledge.status != PledgeStatus.PENDING
+            )
+        )
+        for pledge in due:
+            if (
+                pledge.status == PledgeStatus.PAUSED
+                and pledge.paused_until
+                and pledge.paused_until <= now
+            ):
+                pledges.move(pledge, PledgeStatus.ACTIVE, now)
+                pledge.paused_until = None
+            if pledge.ends_at and pledge.ends_at <= now:
+                pledges.move(pledge, PledgeStatus.CANCELED, now)
+                continue
+            while (
+                pledge.status == PledgeStatus.ACTIVE
+                and pledge.next_charge_at is not None
+                and pledge.next_charge_at <= now
+            ):
+                pledges.record_payment(
+                    pledge,
+                    payment_id=f"demo_renewal_{pledge.id}_{pledge.next_charge_at:%Y%m%d}",
+                    gross=pledge.amount,
+                    fee=demo_fee(pledge.amount),
+                    paid_at=pledge.next_charge_at,
+                )
+                pledge.next_charge_at = add_months(pledge.next_charge_at, 1)
+                paid += 1
+        return paid
 
     def refund(self, contribution: Contribution, amount: int | None = None) -> None:
         """What Stripe's `charge.refunded` does: all of it, or `amount` more, goes back."""

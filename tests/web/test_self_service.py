@@ -202,3 +202,30 @@ def test_receipts_and_the_yearly_statement(app, client, pledge_id):
     statement = client.get("/member/statement/2026").get_data(as_text=True)
     assert statement.count("<tr><td>") == 2
     assert "€16.00" in statement and "after €4.00 returned" in statement
+
+
+def test_demo_billing_does_what_stripe_does_each_day(app, runner, pledge_id):
+    after_pause = datetime(2027, 2, 21, tzinfo=UTC)
+    with app.app_context():
+        pledge = db.session.get(Pledge, pledge_id)
+        pledge.status, pledge.paused_until = "paused", datetime(2027, 1, 20, 9, tzinfo=UTC)
+        pledge.next_charge_at = pledge.paused_until
+        ended = make_pledge(pledge.supporter, amount=5_00, next_charge_at=None)
+        ended.ends_at = datetime(2026, 12, 1, tzinfo=UTC)
+        db.session.commit()
+        ended_id = ended.id
+
+        demo = DemoGateway("unused")
+        assert demo.run_billing(now=after_pause) == 2  # 20 January and 20 February
+        assert demo.run_billing(now=after_pause) == 0  # a second run the same day pays nothing
+        db.session.commit()
+        pledge = db.session.get(Pledge, pledge_id)
+        assert pledge.status == "active" and pledge.paused_until is None
+        assert [c.paid_at.date().isoformat() for c in pledge.contributions] == [
+            "2027-01-20",
+            "2027-02-20",
+        ]
+        assert pledge.next_charge_at == datetime(2027, 3, 20, 9, tzinfo=UTC)
+        assert db.session.get(Pledge, ended_id).status == "canceled"
+    result = runner.invoke(args=["pledges", "demo-billing"])
+    assert result.exit_code == 0 and "demo billing:" in result.output
