@@ -98,7 +98,7 @@ def _gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
         return
     case_id = str(metadata.get("case_id") or "")
     charge = gateway.fetch_intent_charge(intent_id)
-    pledges.record_gift(
+    gift = pledges.record_gift(
         supporter,
         payment_id=intent_id,
         provider="stripe",
@@ -110,6 +110,8 @@ def _gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
         charge_id=charge.charge_id,
         receipt_url=charge.receipt_url,
     )
+    if charge.refunded or charge.disputed:  # their own events may have come first
+        ledger.take_back(gift, refunded=charge.refunded, disputed=charge.disputed)
 
 
 def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None:
@@ -198,6 +200,11 @@ def _invoice_problem(kind: str) -> Handler:
     return handle
 
 
+def _invoice_closed(invoice: dict[str, Any], gateway: StripeGateway) -> None:
+    """Voided or given up on: nothing more can be paid on it, so it stops asking."""
+    payment_problems.resolve(invoice["id"], datetime.now(UTC))
+
+
 def _card_updated(payment_method: dict[str, Any], gateway: StripeGateway) -> None:
     """The card network sent the bank's new expiry or number: remember which card it is."""
     customer = _id(payment_method.get("customer"))
@@ -250,6 +257,10 @@ HANDLERS: dict[str, Handler] = {
     "invoice.paid": _invoice_paid,
     "invoice.payment_failed": _invoice_problem("failed"),
     "invoice.payment_action_required": _invoice_problem("action_required"),
+    "invoice.voided": _invoice_closed,
+    "invoice.marked_uncollectible": _invoice_closed,
+    # A bank debit or transfer paid later: the session completed unpaid, now it is paid.
+    "checkout.session.async_payment_succeeded": _gift_paid,
     "payment_method.automatically_updated": _card_updated,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,

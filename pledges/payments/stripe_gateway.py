@@ -113,11 +113,10 @@ class StripeGateway:
         )
 
     def pause(self, pledge: Pledge, until: datetime) -> None:
-        # "void": the invoices of the paused months are not collected, ever.
-        self._update(
-            pledge,
-            {"pause_collection": {"behavior": "void", "resumes_at": int(until.timestamp())}},
-        )
+        # "void": the invoices of the paused months are not collected, ever. Collection resumes
+        # an hour before the renewal that ends the pause, so that one is surely collected.
+        resumes_at = int(until.timestamp()) - 3600
+        self._update(pledge, {"pause_collection": {"behavior": "void", "resumes_at": resumes_at}})
 
     def resume(self, pledge: Pledge) -> None:
         self._update(pledge, {"pause_collection": ""})
@@ -217,9 +216,12 @@ class StripeGateway:
             intent_id, params={"expand": ["latest_charge.balance_transaction"]}
         ).to_dict()
         charge = intent.get("latest_charge") or {}
+        refunded = charge.get("amount_refunded", 0)
         return ChargeFacts(
             fee=(charge.get("balance_transaction") or {}).get("fee", 0),
             charge_id=charge.get("id"),
+            refunded=refunded,
+            disputed=charge.get("amount", 0) - refunded if charge.get("disputed") else 0,
             receipt_url=charge.get("receipt_url"),
             created=charge.get("created"),
         )

@@ -5,13 +5,21 @@ the fund's books and every other supporter's attribution still add up."""
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from pledges.extensions import db
-from pledges.models import LoginToken, OutboxEmail, OutboxStatus, PledgeStatus, Supporter
+from pledges.models import (
+    LoginToken,
+    OutboxEmail,
+    OutboxStatus,
+    PaymentProblem,
+    PledgeStatus,
+    Supporter,
+    SupporterSession,
+)
 from pledges.models.types import utcnow
 from pledges.payments import gateway
-from pledges.services import pledges, supporter_sessions
+from pledges.services import payment_problems, pledges, supporter_sessions
 from pledges.services.supporters import normalize_email
 
 
@@ -32,6 +40,32 @@ def export(supporter: Supporter) -> dict[str, Any]:
             "case_outcome_updates": supporter.wants_updates,
         },
         "payment_provider_customer": supporter.stripe_customer_id,
+        "saved_card": {
+            "brand": supporter.card_brand,
+            "last4": supporter.card_last4,
+            "expires": f"{supporter.card_exp_month}/{supporter.card_exp_year}"
+            if supporter.card_exp_year
+            else None,
+        },
+        "payments_that_failed": [
+            {
+                "pledge": problem.pledge_id,
+                "amount_minor": problem.amount,
+                "currency": problem.currency,
+                "kind": problem.kind,
+                "on": day(problem.occurred_at),
+                "resolved": day(problem.resolved_at),
+            }
+            for pledge in supporter.pledges
+            for problem in db.session.scalars(
+                select(PaymentProblem).where(PaymentProblem.pledge_id == pledge.id)
+            )
+        ],
+        "signed_in_sessions": len(
+            db.session.scalars(
+                select(SupporterSession.id).where(SupporterSession.supporter_id == supporter.id)
+            ).all()
+        ),
         "pledges": [
             {
                 "id": pledge.id,
@@ -71,16 +105,32 @@ def erase(supporter: Supporter) -> None:
     """Delete the account: end every subscription now, forget the provider's customer, erase
     email and name everywhere, end every session. The amounts stay, anonymous."""
     provider = gateway()
+    now = utcnow()
+    # Every customer the provider made for them (each checkout by address makes one); deleting
+    # a customer also ends its subscriptions and deletes its cards.
+    customers = {supporter.stripe_customer_id} | {p.provider_customer_id for p in supporter.pledges}
+    for pledge in supporter.pledges:
+        live = pledge.status != PledgeStatus.CANCELED and pledge.provider_subscription_id
+        if live and pledge.provider == provider.name and pledge.provider_customer_id is None:
+            provider.end_now(pledge)
+    if provider.name == "stripe":
+        for customer in sorted(c for c in customers if c):
+            provider.forget_customer(customer)
     for pledge in supporter.pledges:
         if pledge.status != PledgeStatus.CANCELED:
-            if pledge.provider_subscription_id and pledge.provider == provider.name:
-                provider.end_now(pledge)
-            pledges.move(pledge, PledgeStatus.CANCELED, utcnow())
+            pledges.move(pledge, PledgeStatus.CANCELED, now)
+        payment_problems.resolve_for(pledge, now)
         pledge.requested_public_name = None
         pledge.provider_customer_id = None
         pledge.cancel_reason = None
-    if supporter.stripe_customer_id and provider.name == "stripe":
-        provider.forget_customer(supporter.stripe_customer_id)
+    # Links to the provider's receipts and invoices show the donor's name and address.
+    for contribution in supporter.contributions:
+        contribution.receipt_url = None
+    db.session.execute(
+        update(PaymentProblem)
+        .where(PaymentProblem.pledge_id.in_([p.id for p in supporter.pledges]))
+        .values(hosted_url=None)
+    )
     _forget_mail_to(supporter.email)
     db.session.execute(delete(LoginToken).where(LoginToken.supporter_id == supporter.id))
     supporter_sessions.end_all(supporter)
@@ -88,7 +138,9 @@ def erase(supporter: Supporter) -> None:
     supporter.email_index = f"erased:{supporter.id}"
     supporter.public_name = None
     supporter.stripe_customer_id = None
-    supporter.erased_at = utcnow()
+    supporter.card_brand = supporter.card_last4 = None
+    supporter.card_exp_month = supporter.card_exp_year = None
+    supporter.erased_at = now
 
 
 def _forget_mail_to(email: str) -> None:
@@ -97,5 +149,6 @@ def _forget_mail_to(email: str) -> None:
     for row in db.session.scalars(select(OutboxEmail).where(OutboxEmail.recipient.is_not(None))):
         if normalize_email(row.recipient or "") == address:
             row.recipient = None
+            row.last_error = None  # an SMTP refusal quotes the address
             if row.status == OutboxStatus.QUEUED:
                 row.status = OutboxStatus.DROPPED

@@ -3,7 +3,7 @@ token exists only in the message itself and is valid from the moment it is sent.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
@@ -124,12 +124,16 @@ def _pledge_changed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEm
     pledge = db.session.get(Pledge, row.context["pledge_id"])
     if pledge is None or supporter is None or pledge.supporter_id != supporter.id:
         return None
+    state = {
+        key: datetime.fromisoformat(row.context[key]) if row.context.get(key) else None
+        for key in ("next_charge_at", "paused_until", "ends_at")
+    }
     return _render(
         "pledge_changed",
         _("Your pledge to %(fund)s: changed", fund=current_app.config["FUND_NAME"]),
-        pledge=pledge,
         change=row.context["change"],
         details=row.context,
+        state=state,
         member_url=url_for("member.home", _external=True),
     )
 

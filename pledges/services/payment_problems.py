@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from pledges.extensions import db
-from pledges.models import PaymentProblem, Pledge, Supporter
+from pledges.models import PaymentProblem, Pledge, PledgeStatus, Supporter
 from pledges.services import mail_outbox
 
 
@@ -50,12 +50,25 @@ def resolve(invoice_id: str, at: datetime) -> None:
     )
 
 
+def resolve_for(pledge: Pledge, at: datetime) -> None:
+    """A pledge that ended takes its unpaid charges with it."""
+    db.session.execute(
+        update(PaymentProblem)
+        .where(PaymentProblem.pledge_id == pledge.id, PaymentProblem.resolved_at.is_(None))
+        .values(resolved_at=at)
+    )
+
+
 def open_for(supporter: Supporter) -> list[PaymentProblem]:
     return list(
         db.session.scalars(
             select(PaymentProblem)
             .join(Pledge, Pledge.id == PaymentProblem.pledge_id)
-            .where(Pledge.supporter_id == supporter.id, PaymentProblem.resolved_at.is_(None))
+            .where(
+                Pledge.supporter_id == supporter.id,
+                Pledge.status == PledgeStatus.PAST_DUE,
+                PaymentProblem.resolved_at.is_(None),
+            )
             .order_by(PaymentProblem.occurred_at)
         )
     )

@@ -10,7 +10,7 @@ from pledges.models import Case, CaseStatus, Pledge, PledgeStatus
 from pledges.models.types import utcnow
 from pledges.payments import gateway
 from pledges.payments.demo_gateway import add_months
-from pledges.services import mail_outbox
+from pledges.services import mail_outbox, payment_problems, pledges
 
 PAUSE_MONTHS = (1, 2, 3)
 #: Pledges a supporter can still change; a canceled one can only be restarted.
@@ -28,6 +28,8 @@ def _require(pledge: Pledge, *statuses: PledgeStatus) -> None:
 
 def change_amount(pledge: Pledge, amount: int) -> bool:
     _require(pledge, *LIVE)
+    if pledge.ends_at is not None:
+        raise NotPossible("restart the pledge first")
     if amount == pledge.amount:
         return False
     gateway().change_amount(pledge, amount)
@@ -40,12 +42,13 @@ def pause(pledge: Pledge, months: int, now: datetime | None = None) -> bool:
     """Skip the next `months` charges; charging starts again by itself after them."""
     if months not in PAUSE_MONTHS:
         raise NotPossible("a pause is one, two or three months")
-    _require(pledge, PledgeStatus.ACTIVE, PledgeStatus.PAUSED)
+    if pledge.status == PledgeStatus.PAUSED:
+        return False  # a repeated request; a longer pause is a resume, then a new pause
+    _require(pledge, PledgeStatus.ACTIVE)
+    if pledge.ends_at is not None:
+        raise NotPossible("a pledge that is ending cannot be paused")
     now = now or utcnow()
-    anchor = pledge.next_charge_at if pledge.status == PledgeStatus.ACTIVE else None
-    until = add_months(anchor or pledge.paused_until or now, months)
-    if pledge.status == PledgeStatus.PAUSED and pledge.paused_until == until:
-        return False
+    until = add_months(pledge.next_charge_at or now, months)
     gateway().pause(pledge, until)
     pledge.status, pledge.paused_until, pledge.next_charge_at = PledgeStatus.PAUSED, until, until
     _confirm(pledge, "paused", months=months)
@@ -58,9 +61,7 @@ def resume(pledge: Pledge, now: datetime | None = None) -> bool:
         return False
     now = now or utcnow()
     gateway().resume(pledge)
-    next_charge = pledge.paused_until or add_months(now, 1)
-    while add_months(next_charge, -1) > now:
-        next_charge = add_months(next_charge, -1)
+    next_charge = _next_in_rhythm(pledge.paused_until, now)
     pledge.status, pledge.paused_until = PledgeStatus.ACTIVE, None
     pledge.next_charge_at = None if pledge.ends_at else next_charge
     _confirm(pledge, "resumed")
@@ -68,16 +69,33 @@ def resume(pledge: Pledge, now: datetime | None = None) -> bool:
 
 
 def cancel(pledge: Pledge, reason: str | None = None, now: datetime | None = None) -> bool:
-    """End the pledge when the period already paid for ends; nothing more is charged."""
-    _require(pledge, *LIVE)
-    if pledge.ends_at is not None:
+    """End the pledge when the period already paid for ends; nothing more is charged. A pledge
+    whose payment failed has no paid period left: it ends now, and the failed charge is not
+    retried."""
+    if pledge.status == PledgeStatus.CANCELED or pledge.ends_at is not None:
         return False
-    gateway().cancel_at_period_end(pledge, True)
-    pledge.ends_at = pledge.next_charge_at or now or utcnow()
-    pledge.next_charge_at = None
+    _require(pledge, *LIVE)
+    now = now or utcnow()
     pledge.cancel_reason = (reason or "").strip()[:80] or None
+    if pledge.status == PledgeStatus.PAST_DUE:
+        gateway().end_now(pledge)
+        pledges.move(pledge, PledgeStatus.CANCELED, now)
+        payment_problems.resolve_for(pledge, now)
+    else:
+        gateway().cancel_at_period_end(pledge, True)
+        pledge.ends_at = _next_in_rhythm(pledge.next_charge_at or pledge.paused_until, now)
+        pledge.next_charge_at = None
     _confirm(pledge, "canceled")
     return True
+
+
+def _next_in_rhythm(anchor: datetime | None, now: datetime) -> datetime:
+    """The first date of the pledge's monthly rhythm after now (a pause does not move the
+    rhythm: its months are simply not charged)."""
+    next_date = anchor or add_months(now, 1)
+    while add_months(next_date, -1) > now:
+        next_date = add_months(next_date, -1)
+    return next_date
 
 
 def restart(pledge: Pledge) -> bool:
@@ -97,6 +115,8 @@ def restart(pledge: Pledge) -> bool:
 def change_earmark(pledge: Pledge, case: Case | None) -> bool:
     """Where future payments go; what was paid stays where it went."""
     _require(pledge, *LIVE)
+    if pledge.ends_at is not None:
+        raise NotPossible("restart the pledge first")
     if case is not None and case.status != CaseStatus.OPEN:
         raise NotPossible("only an open case can be chosen")
     if pledge.case_id == (case.id if case else None):
@@ -107,10 +127,24 @@ def change_earmark(pledge: Pledge, case: Case | None) -> bool:
 
 
 def _confirm(pledge: Pledge, change: str, **details: object) -> None:
+    """Queue the confirmation with the pledge as this change left it: sent later, after more
+    changes maybe, it must still describe this one."""
     db.session.flush()
+
+    def day(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    state = {
+        "amount": pledge.amount,
+        "currency": pledge.currency,
+        "next_charge_at": day(pledge.next_charge_at),
+        "paused_until": day(pledge.paused_until),
+        "ends_at": day(pledge.ends_at),
+        "case": pledge.case.title if pledge.case else None,
+    }
     mail_outbox.enqueue(
         "pledge-changed",
         recipient=pledge.supporter.email,
         dedupe_key=f"pledge-changed:{pledge.id}:{uuid.uuid4().hex}",
-        context={"pledge_id": pledge.id, "change": change, **details},
+        context={"pledge_id": pledge.id, "change": change, **state, **details},
     )

@@ -5,7 +5,7 @@ the emails cannot tell the two apart.
 """
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -43,6 +43,24 @@ def start_pledge(
     db.session.add(pledge)
     db.session.flush()
     return pledge
+
+
+def restart_ended(ended: Pledge, now: datetime | None = None) -> Pledge:
+    """A new pending pledge like one that has ended, or the one a tap before made (within a
+    day), so that tapping "restart" twice never opens two subscriptions' checkouts."""
+    now = now or datetime.now(UTC)
+    for pledge in ended.supporter.pledges:
+        recent = pledge.created_at > now - timedelta(days=1)
+        if pledge.status == PledgeStatus.PENDING and recent and pledge.amount == ended.amount:
+            return pledge
+    case = ended.case if ended.case and ended.case.status == CaseStatus.OPEN else None
+    return start_pledge(
+        email=ended.supporter.email,
+        amount=ended.amount,
+        currency=ended.currency,
+        provider=ended.provider,
+        case=case,
+    )
 
 
 def find_by_subscription(subscription_id: str) -> Pledge | None:

@@ -25,7 +25,7 @@ from htmx_flask import request as htmx_request
 from pledges.extensions import db
 from pledges.forms import ConfirmForm
 from pledges.forms.member import AmountForm, CancelForm, EarmarkForm, GiftForm, PauseForm
-from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
+from pledges.models import Case, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.payments import ProviderError, gateway
 from pledges.services import (
     accounts,
@@ -109,6 +109,9 @@ MESSAGES = {
 def _card_forms(**bound: object) -> dict:
     """Every change form, empty unless one is given filled in (with its errors)."""
     forms = {
+        "has_live_pledge": any(
+            pledge.status in pledge_changes.LIVE for pledge in current_supporter().pledges
+        ),
         "pause_form": PauseForm(formdata=None),
         "cancel_form": CancelForm(formdata=None),
     }
@@ -215,14 +218,11 @@ def restart(pledge_id: int) -> Response:
     pledge = _own_pledge(pledge_id)
     if pledge.status != PledgeStatus.CANCELED:
         return _apply(pledge, "restart", lambda: pledge_changes.restart(pledge))
-    case = pledge.case if pledge.case and pledge.case.status == CaseStatus.OPEN else None
-    renewed = pledges.start_pledge(
-        email=pledge.supporter.email,
-        amount=pledge.amount,
-        currency=pledge.currency,
-        provider=gateway().name,
-        case=case,
-    )
+    if any(other.status in pledge_changes.LIVE for other in pledge.supporter.pledges):
+        # Restarted already (a second tap, or in another tab): never a second subscription.
+        flash(_("You have a monthly pledge already: change it below."))
+        return redirect_to(url_for("member.home"))
+    renewed = pledges.restart_ended(pledge)
     db.session.commit()
     url = gateway().start_checkout(
         renewed, success_url=absolute_url("pledge.thanks"), cancel_url=absolute_url("member.home")

@@ -14,7 +14,10 @@ def render_partial(partial: str, *, page: str, status: int = 200, **context: obj
 
 def redirect_to(location: str) -> Response:
     """Leave the page: htmx follows HX-Redirect, a plain form post follows the 303."""
-    if request.htmx and not request.htmx.boosted:
+    # A boosted request follows a 303 in the background, which cannot reach another site (the
+    # payment provider): htmx is told to leave the page instead.
+    offsite = location.startswith(("http://", "https://"))
+    if request.htmx and (not request.htmx.boosted or offsite):
         response = make_response("", 200)
         response.headers["HX-Redirect"] = location
     else:

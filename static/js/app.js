@@ -70,8 +70,12 @@
 })();
 
 // After a form comes back with a mistake, put the cursor on the first field to fix.
+// After a change, the swapped card's status line takes the focus, so a screen reader says
+// what is now true.
 document.addEventListener("htmx:afterSwap", function (event) {
   "use strict";
   var invalid = event.detail.target.querySelector("[aria-invalid=true]");
+  var changed = document.querySelector("[data-focus-after-swap]");
   if (invalid) invalid.focus();
+  else if (changed && event.detail.elt.closest && event.detail.elt.closest(".pledge")) changed.focus();
 });

@@ -178,6 +178,9 @@ class FakeStripe:
                 found["status"] = "canceled"
                 return 200, found
             self.objects[kind].pop(deleted[2])
+            for subscription in self.objects["subscription"].values():  # as Stripe does
+                if subscription["customer"] == deleted[2]:
+                    subscription["status"] = "canceled"
             return 200, {"id": deleted[2], "object": "customer", "deleted": True}
         updated = re.fullmatch(r"/v1/subscriptions/(\w+)", path)
         if method == "POST" and updated:
@@ -256,6 +259,9 @@ class FakeStripe:
         return self._store(
             "payment_intent", {"id": _new_id("pi"), "amount": amount, "latest_charge": charge["id"]}
         )
+
+    def charge_of_intent(self, intent_id: str) -> dict[str, Any]:
+        return self.objects["charge"][self.objects["payment_intent"][intent_id]["latest_charge"]]
 
     def complete_gift_checkout(self, session_id: str, *, fee: int = 40) -> dict[str, Any]:
         """A one-off payment made on Stripe's page."""

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from pledges.extensions import db
 from pledges.models import Contribution, Pledge
 from pledges.services import ledger
+from tests.factories import make_pledge
 
 
 def _updates(fake_stripe, subscription_id: str) -> list[dict]:
@@ -94,10 +95,8 @@ def test_deleting_the_account_ends_the_subscription_and_the_customer_at_stripe(
     assert subscribed["status"] == "canceled"
     assert customer not in fake_stripe.objects["customer"]
     deletes = [r for r in fake_stripe.requests if r["method"] == "DELETE"]
-    assert [r["path"] for r in deletes] == [
-        f"/v1/subscriptions/{subscribed['id']}",
-        f"/v1/customers/{customer}",
-    ]
+    # Deleting the customer ends its subscriptions and deletes its cards at once.
+    assert [r["path"] for r in deletes] == [f"/v1/customers/{customer}"]
     assert "Idempotency-Key" in deletes[0]["headers"]
     pledge = _pledge(app)
     assert pledge.status == "canceled" and pledge.provider_customer_id is None
@@ -129,3 +128,70 @@ def test_a_gift_goes_through_checkout_in_payment_mode(
         )
         assert gift.receipt_url.startswith("https://pay.stripe.com/receipts/")
         assert ledger.check() == []
+
+
+def test_a_boosted_form_leaves_for_stripe_by_htmx_redirect(app, client, fake_stripe, subscribed):
+    response = client.post_form(
+        "/member/give",
+        {"amount": "5", "earmark": ""},
+        headers={"HX-Request": "true", "HX-Boosted": "true"},
+    )
+    # A 303 would be followed in the background, where the page may not reach Stripe.
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"].startswith("https://checkout.stripe.com/")
+
+
+def test_a_gift_paid_later_by_bank_debit_is_recorded_then(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    client.post_form("/member/give", {"amount": "30", "earmark": ""})
+    [session] = [s for s in fake_stripe.checkout_sessions() if s["mode"] == "payment"]
+    paid = fake_stripe.complete_gift_checkout(session["id"])
+    paid["payment_status"] = "unpaid"  # a debit takes days
+    assert post_webhook(fake_stripe.event("checkout.session.completed", paid)).status_code == 200
+    with app.app_context():
+        assert (
+            db.session.scalar(select(Contribution).where(Contribution.pledge_id.is_(None))) is None
+        )
+
+    paid["payment_status"] = "paid"
+    fake_stripe.charge_of_intent(paid["payment_intent"])["amount_refunded"] = 10_00
+    event = fake_stripe.event("checkout.session.async_payment_succeeded", paid)
+    assert post_webhook(event).status_code == 200
+    with app.app_context():
+        gift = db.session.scalar(select(Contribution).where(Contribution.pledge_id.is_(None)))
+        assert (gift.gross, gift.refunded) == (30_00, 10_00)  # a refund that came first counts
+        assert ledger.check() == []
+
+
+def test_canceling_a_past_due_pledge_ends_it_at_stripe_now(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    invoice = fake_stripe.fail_invoice(subscribed["id"])
+    assert post_webhook(fake_stripe.event("invoice.payment_failed", invoice)).status_code == 200
+    pledge_id = _pledge(app).id
+    assert client.post_form(f"/member/pledges/{pledge_id}/cancel", {}, htmx=True).status_code == 200
+    assert subscribed["status"] == "canceled"
+    assert _pledge(app).status == "canceled"
+
+
+def test_a_voided_invoice_stops_asking(app, client, fake_stripe, subscribed, post_webhook):
+    invoice = fake_stripe.fail_invoice(subscribed["id"])
+    post_webhook(fake_stripe.event("invoice.payment_failed", invoice))
+    assert "did not go through" in client.get("/member").get_data(as_text=True)
+    invoice["status"] = "void"
+    assert post_webhook(fake_stripe.event("invoice.voided", invoice)).status_code == 200
+    assert "did not go through" not in client.get("/member").get_data(as_text=True)
+
+
+def test_deleting_the_account_deletes_every_customer_stripe_made_for_them(
+    app, client, fake_stripe, subscribed
+):
+    with app.app_context():
+        ended = make_pledge(db.session.scalar(select(Pledge)).supporter, status="canceled",
+                            provider="stripe")  # fmt: skip
+        ended.provider_customer_id = "cus_second_checkout"
+        db.session.commit()
+    fake_stripe.objects["customer"]["cus_second_checkout"] = {"id": "cus_second_checkout"}
+    assert client.post_form("/member/delete", {"confirm": "yes"}).status_code == 303
+    assert fake_stripe.objects["customer"] == {}

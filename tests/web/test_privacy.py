@@ -79,11 +79,17 @@ def test_deleting_the_account_leaves_no_email_or_name_and_the_books_still_add_up
     supporter_id, _ = _member(app, client)
     with app.app_context():
         mail_outbox.enqueue("sign-in", recipient=EMAIL, dedupe_key="sign-in:queued")
+        refused = mail_outbox.enqueue("sign-in", recipient=EMAIL, dedupe_key="sign-in:refused")
+        refused.status, refused.last_error = "failed", f"{{'{EMAIL}': (550, b'no such user')}}"
+        db.session.scalar(select(Contribution)).receipt_url = "https://pay.stripe.com/receipts/x"
         db.session.commit()
         # The search finds them before: supporters, pledges and the outbox hold them.
-        assert {"supporters.email", "supporters.public_name", "outbox_emails.recipient"} <= set(
-            _text_columns_containing([EMAIL, NAME])
-        )
+        assert {
+            "supporters.email",
+            "supporters.public_name",
+            "outbox_emails.recipient",
+            "outbox_emails.last_error",
+        } <= set(_text_columns_containing([EMAIL, NAME]))
 
     unconfirmed = client.post_form("/member/delete", {})
     assert unconfirmed.status_code == 303
@@ -100,6 +106,7 @@ def test_deleting_the_account_leaves_no_email_or_name_and_the_books_still_add_up
         assert supporter.erased_at is not None
         assert db.session.scalar(select(Pledge)).status == "canceled"
         assert db.session.scalar(select(Contribution)).supporter_id == supporter_id
+        assert db.session.scalar(select(Contribution)).receipt_url is None
         assert ledger.check() == []
         assert mail_outbox.deliver_due().sent == 0
     # The address is free to give again, as a new supporter.

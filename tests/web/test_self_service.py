@@ -229,3 +229,48 @@ def test_demo_billing_does_what_stripe_does_each_day(app, runner, pledge_id):
         assert db.session.get(Pledge, ended_id).status == "canceled"
     result = runner.invoke(args=["pledges", "demo-billing"])
     assert result.exit_code == 0 and "demo billing:" in result.output
+
+
+def test_each_confirmation_describes_its_own_change(app, client, pledge_id, smtp):
+    for amount in ("12", "15"):
+        client.post_form(f"/member/pledges/{pledge_id}/amount", {"amount": amount}, htmx=True)
+    with app.app_context():
+        assert mail_outbox.deliver_due().sent == 2
+    bodies = sorted(m.get_body(("plain",)).get_content() for m in smtp.messages)
+    assert "from €10.00 to €12.00" in bodies[0] and "Next charge: €12.00" in bodies[0]
+    assert "from €12.00 to €15.00" in bodies[1]
+
+
+def test_a_repeated_pause_changes_nothing(app, client, pledge_id):
+    for _ in range(2):
+        client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "1"})
+    pledge = _pledge(app, pledge_id)
+    assert pledge.paused_until == datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
+    assert len(_emails(app)) == 1
+
+
+def test_canceling_after_a_failed_payment_ends_it_now(app, client, pledge_id):
+    with app.app_context():
+        DemoGateway("unused").fail_charge(db.session.get(Pledge, pledge_id))
+        db.session.commit()
+    page = client.post_form(f"/member/pledges/{pledge_id}/cancel", {}, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "This pledge has ended" in text and "did not go through" not in text
+    assert _pledge(app, pledge_id).status == "canceled"
+
+
+def test_restarting_an_ended_pledge_twice_opens_one_pledge(app, client, pledge_id):
+    with app.app_context():
+        db.session.get(Pledge, pledge_id).status = "canceled"
+        db.session.commit()
+    first = client.post_form(f"/member/pledges/{pledge_id}/restart")
+    second = client.post_form(f"/member/pledges/{pledge_id}/restart")
+    assert first.location == second.location or "/demo/checkout/" in second.location
+    with app.app_context():
+        pending = db.session.scalars(select(Pledge).where(Pledge.status == "pending")).all()
+        assert len(pending) == 1
+    client.post_form(first.location)  # paid
+    third = client.post_form(f"/member/pledges/{pledge_id}/restart", follow_redirects=True)
+    assert "You have a monthly pledge already" in third.get_data(as_text=True)
+    with app.app_context():
+        assert len(db.session.scalars(select(Pledge)).all()) == 2
