@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, SelectField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from pledges.forms import monthly_amount
 from pledges.models import Case, Pledge
@@ -42,6 +42,14 @@ class GiftForm(FlaskForm):
     @property
     def chosen_case(self) -> Case | None:
         return self.cases.get(self.earmark.data or "")
+
+
+class PublicNameForm(FlaskForm):
+    name = StringField(
+        _l("Name to show"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the name to show.")), Length(max=60)],
+    )
 
 
 class PauseForm(FlaskForm):

@@ -24,7 +24,14 @@ from htmx_flask import request as htmx_request
 
 from pledges.extensions import db
 from pledges.forms import ConfirmForm
-from pledges.forms.member import AmountForm, CancelForm, EarmarkForm, GiftForm, PauseForm
+from pledges.forms.member import (
+    AmountForm,
+    CancelForm,
+    EarmarkForm,
+    GiftForm,
+    PauseForm,
+    PublicNameForm,
+)
 from pledges.models import Case, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.payments import ProviderError, gateway
 from pledges.services import (
@@ -59,6 +66,7 @@ def _page(status: int = 200, **context: object) -> Response:
     supporter = current_supporter()
     cases = fund.open_cases()
     context.setdefault("gift_form", _gift_form(cases, formdata=None))
+    context.setdefault("name_form", PublicNameForm(formdata=None))
     opened = context.pop("opened", None)
     forms = {name: context.pop(name) for name in list(context) if name.endswith("_form")}
     page = render_template(
@@ -92,6 +100,25 @@ def public_name() -> Response:
     supporters.settle_public_name(current_supporter(), int(request.form["pledge"]), show=show)
     db.session.commit()
     return redirect(url_for("member.home"), code=303)
+
+
+@bp.post("/member/name")
+@login_required
+def choose_name() -> Response:
+    """Choose the name shown among a case's supporters, or go back to anonymous."""
+    supporter = current_supporter()
+    if request.form.get("action") == "remove":
+        supporter.public_name = None
+        db.session.commit()
+        flash(_("You are anonymous again: no name is shown anywhere."))
+        return redirect_to(url_for("member.home", _anchor="privacy"))
+    form = PublicNameForm()
+    if not form.validate_on_submit():
+        return _page(422, name_form=form)
+    supporter.public_name = form.name.data
+    db.session.commit()
+    flash(_("Your name is shown as “%(name)s” where you gave.", name=form.name.data))
+    return redirect_to(url_for("member.home", _anchor="privacy"))
 
 
 # -- changes to a pledge ------------------------------------------------------------------------

@@ -112,3 +112,15 @@ def test_deleting_the_account_leaves_no_email_or_name_and_the_books_still_add_up
     # The address is free to give again, as a new supporter.
     again = app.test_client().post_form("/login", {"email": EMAIL})
     assert again.status_code == 200
+
+
+def test_a_supporter_chooses_and_removes_their_public_name(app, client):
+    supporter_id, _ = _member(app, client)
+    assert client.post_form("/member/name", {"action": "remove"}).status_code == 303
+    with app.app_context():
+        assert db.session.get(Supporter, supporter_id).public_name is None
+    empty = client.post_form("/member/name", {"action": "set", "name": "  "})
+    assert empty.status_code == 422 and 'id="name-error"' in empty.get_data(as_text=True)
+    assert client.post_form("/member/name", {"action": "set", "name": " Vera "}).status_code == 303
+    with app.app_context():
+        assert db.session.get(Supporter, supporter_id).public_name == "Vera"
