@@ -3,6 +3,7 @@
 Erasing keeps the amounts: contributions stay in the ledger under a nameless supporter row, so
 the fund's books and every other supporter's attribution still add up."""
 
+import uuid
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -19,7 +20,7 @@ from pledges.models import (
 )
 from pledges.models.types import utcnow
 from pledges.payments import gateway
-from pledges.services import payment_problems, pledges, supporter_sessions
+from pledges.services import mail_outbox, payment_problems, pledges, supporter_sessions
 from pledges.services.supporters import normalize_email
 
 
@@ -99,6 +100,34 @@ def export(supporter: Supporter) -> dict[str, Any]:
             for c in supporter.contributions
         ],
     }
+
+
+def set_public_name(supporter: Supporter, name: str | None) -> bool:
+    """Show a name where they gave, or none; confirmed by email, since a name shown can
+    expose them."""
+    if supporter.public_name == name:
+        return False
+    supporter.public_name = name
+    _confirm(supporter, "name-shown" if name else "name-removed", name=name)
+    return True
+
+
+def set_preferences(supporter: Supporter, **wants: bool) -> bool:
+    changed = {key: value for key, value in wants.items() if getattr(supporter, key) != value}
+    for key, value in changed.items():
+        setattr(supporter, key, value)
+    if changed:
+        _confirm(supporter, "preferences", **wants)
+    return bool(changed)
+
+
+def _confirm(supporter: Supporter, change: str, **details: object) -> None:
+    mail_outbox.enqueue(
+        "account-changed",
+        recipient=supporter.email,
+        dedupe_key=f"account-changed:{supporter.id}:{uuid.uuid4().hex}",
+        context={"change": change, **details},
+    )
 
 
 def erase(supporter: Supporter) -> None:

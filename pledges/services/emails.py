@@ -170,6 +170,18 @@ def _gift_thanks(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail
     )
 
 
+def _account_changed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    if supporter is None:
+        return None
+    return _render(
+        "account_changed",
+        _("Your account at %(fund)s: changed", fund=current_app.config["FUND_NAME"]),
+        change=row.context["change"],
+        details=row.context,
+        member_url=url_for("member.home", _external=True),
+    )
+
+
 #: kind -> renderer, given the row and the supporter its recipient is (None if nobody).
 RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | None]] = {
     "welcome": _welcome,
@@ -180,6 +192,7 @@ RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | N
     "pledge-changed": _pledge_changed,
     "action-required": _action_required,
     "gift-thanks": _gift_thanks,
+    "account-changed": _account_changed,
 }
 
 

@@ -108,14 +108,14 @@ def choose_name() -> Response:
     """Choose the name shown among a case's supporters, or go back to anonymous."""
     supporter = current_supporter()
     if request.form.get("action") == "remove":
-        supporter.public_name = None
+        accounts.set_public_name(supporter, None)
         db.session.commit()
         flash(_("You are anonymous again: no name is shown anywhere."))
         return redirect_to(url_for("member.home", _anchor="privacy"))
     form = PublicNameForm()
     if not form.validate_on_submit():
         return _page(422, name_form=form)
-    supporter.public_name = form.name.data
+    accounts.set_public_name(supporter, form.name.data)
     db.session.commit()
     flash(_("Your name is shown as “%(name)s” where you gave.", name=form.name.data))
     return redirect_to(url_for("member.home", _anchor="privacy"))
@@ -362,9 +362,8 @@ PREFERENCES = ("wants_reminders", "wants_digest", "wants_updates")
 @login_required
 def preferences() -> Response:
     """Checkboxes: a box not ticked is not sent, so each is read as present or not."""
-    supporter = current_supporter()
-    for name in PREFERENCES:
-        setattr(supporter, name, request.form.get(name) == "on")
+    wants = {name: request.form.get(name) == "on" for name in PREFERENCES}
+    accounts.set_preferences(current_supporter(), **wants)
     db.session.commit()
     flash(_("Your email preferences are saved."))
     return redirect_to(url_for("member.home", _anchor="preferences"))

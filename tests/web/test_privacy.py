@@ -114,7 +114,7 @@ def test_deleting_the_account_leaves_no_email_or_name_and_the_books_still_add_up
     assert again.status_code == 200
 
 
-def test_a_supporter_chooses_and_removes_their_public_name(app, client):
+def test_a_supporter_chooses_and_removes_their_public_name(app, client, smtp):
     supporter_id, _ = _member(app, client)
     assert client.post_form("/member/name", {"action": "remove"}).status_code == 303
     with app.app_context():
@@ -124,3 +124,7 @@ def test_a_supporter_chooses_and_removes_their_public_name(app, client):
     assert client.post_form("/member/name", {"action": "set", "name": " Vera "}).status_code == 303
     with app.app_context():
         assert db.session.get(Supporter, supporter_id).public_name == "Vera"
+        assert mail_outbox.deliver_due().sent == 2  # removed, then shown: each confirmed
+    bodies = [m.get_body(("plain",)).get_content() for m in smtp.messages]
+    assert any("no longer shown anywhere" in body for body in bodies)
+    assert any("shown as “Vera”" in body for body in bodies)
