@@ -22,7 +22,7 @@ from pledges.models import (
     Pledge,
     Supporter,
 )
-from pledges.services import auth_tokens, cases, organizers, supporters
+from pledges.services import auth_tokens, cases, organizers, supporters, unsubscribe
 
 
 @dataclass
@@ -33,7 +33,23 @@ class RenderedEmail:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _render(template: str, subject: str, **context: object) -> RenderedEmail:
+def _render(
+    template: str,
+    subject: str,
+    unsubscribe_from: tuple[Supporter, str] | None = None,
+    **context: object,
+) -> RenderedEmail:
+    headers = {}
+    if unsubscribe_from is not None:
+        # RFC 8058: mail programs offer a one-click button that POSTs to this address.
+        url = url_for(
+            "unsubscribe.confirm", token=unsubscribe.token(*unsubscribe_from), _external=True
+        )
+        headers = {
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        context["unsubscribe_url"] = url
     context = {
         "fund_name": current_app.config["FUND_NAME"],
         "subject": subject,
@@ -44,6 +60,7 @@ def _render(template: str, subject: str, **context: object) -> RenderedEmail:
         subject=subject,
         text=render_template(f"email/{template}.txt", **context),
         html=render_template(f"email/{template}.html", **context),
+        headers=headers,
     )
 
 
@@ -108,9 +125,12 @@ def _case_update(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail
     update = db.session.get(CaseUpdate, row.context["update_id"])
     if update is None or supporter is None or update.case.status == CaseStatus.DRAFT:
         return None
+    if not supporter.wants_updates:  # turned off after it was queued
+        return None
     return _render(
         "case_update",
         _("News from %(case)s", case=update.case.title),
+        unsubscribe_from=(supporter, "updates"),
         update=update,
         case=update.case,
         body_html=render_markdown(update.body),

@@ -11,6 +11,7 @@ from pledges.web import (
     public,
     security,
     templating,
+    unsubscribe,
     webhooks,
 )
 
@@ -24,4 +25,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(member.bp)
     app.register_blueprint(organizer.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(demo.bp)

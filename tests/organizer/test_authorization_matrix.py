@@ -36,6 +36,8 @@ ACCESS = {
     "public.index": "public",
     "public.case": "public",
     "public.healthz": "public",
+    "unsubscribe.confirm": "public",
+    "unsubscribe.unsubscribe_now": "public",
     "pledge.new": "public",
     "pledge.create": "public",
     "pledge.thanks": "public",
