@@ -18,7 +18,14 @@ from pledges.payments import gateway
 from pledges.payments.demo_gateway import DemoGateway
 from pledges.payments.stripe_gateway import StripeGateway
 from pledges.payments.stripe_sync import sync
-from pledges.services import demo_data, disbursements, ledger, mail_outbox, organizers
+from pledges.services import (
+    demo_data,
+    disbursements,
+    ledger,
+    mail_outbox,
+    organizers,
+    reminders,
+)
 
 pledges_cli = AppGroup("pledges", help="Run the fund: demo data, mail, the ledger.")
 
@@ -72,6 +79,15 @@ def invite_organizer(email: str, role: str, name: str) -> None:
         f"invitation queued for {email} as {role}; the mail worker sends it "
         "(`pledges deliver-mail`). The link works once, for three days."
     )
+
+
+@pledges_cli.command("send-reminders")
+def send_reminders() -> None:
+    """Queue the reminders now due (upcoming charges); cron runs it every hour. Running it again
+    queues nothing twice."""
+    report = reminders.queue_due()
+    db.session.commit()
+    click.echo(f"reminders: {report.upcoming} upcoming-charge reminders queued")
 
 
 @pledges_cli.command("deliver-mail")

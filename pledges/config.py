@@ -47,6 +47,8 @@ def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str
         "DEV_MAILDIR": environ.get("DEV_MAILDIR", str(Path(instance_path) / "mail")),
         "FUND_NAME": environ.get("FUND_NAME", "Solidarity Fund"),
         "FUND_CURRENCY": environ.get("FUND_CURRENCY", "EUR").upper(),
+        #: How many days before a renewal its reminder goes out.
+        "REMINDER_DAYS": int(environ.get("REMINDER_DAYS", "3")),
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         # Said outright: Flask-Limiter otherwise keeps whatever an earlier app in the same
         # process set, and one app without limits would leave every later one without them.

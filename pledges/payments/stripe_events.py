@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from pledges.extensions import db
 from pledges.models import Case, Pledge, PledgeStatus, StripeEvent, Supporter
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.services import ledger, payment_problems, pledges
+from pledges.services import ledger, payment_problems, pledges, reminders
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,18 @@ def _invoice_problem(kind: str) -> Handler:
     return handle
 
 
+def _invoice_upcoming(invoice: dict[str, Any], gateway: StripeGateway) -> None:
+    """Stripe's own notice of a renewal: the same reminder our schedule would queue, under the
+    same key, so whichever comes first is the only one."""
+    subscription_id, metadata = _subscription_of(invoice)
+    pledge = _pledge_for(subscription_id, metadata)
+    if pledge is None or subscription_id is None:
+        return
+    sync_subscription(pledge, gateway, subscription_id)
+    if pledge.status == PledgeStatus.ACTIVE and pledge.ends_at is None:
+        reminders.queue_upcoming_charge(pledge)
+
+
 def _invoice_closed(invoice: dict[str, Any], gateway: StripeGateway) -> None:
     """Voided or given up on: nothing more can be paid on it, so it stops asking."""
     payment_problems.resolve(invoice["id"], datetime.now(UTC))
@@ -257,6 +269,7 @@ HANDLERS: dict[str, Handler] = {
     "invoice.paid": _invoice_paid,
     "invoice.payment_failed": _invoice_problem("failed"),
     "invoice.payment_action_required": _invoice_problem("action_required"),
+    "invoice.upcoming": _invoice_upcoming,
     "invoice.voided": _invoice_closed,
     "invoice.marked_uncollectible": _invoice_closed,
     # A bank debit or transfer paid later: the session completed unpaid, now it is paid.

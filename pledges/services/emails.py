@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template, url_for
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -22,6 +22,7 @@ from pledges.models import (
     Pledge,
     Supporter,
 )
+from pledges.money import format_money
 from pledges.services import auth_tokens, cases, organizers, supporters, unsubscribe
 
 
@@ -202,6 +203,29 @@ def _account_changed(row: OutboxEmail, supporter: Supporter | None) -> RenderedE
     )
 
 
+def _upcoming_charge(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    pledge = db.session.get(Pledge, row.context["pledge_id"])
+    if pledge is None or supporter is None or not supporter.wants_reminders:
+        return None
+    charge_on = datetime.fromisoformat(row.context["charge_on"])
+    renews = pledge.status == "active" and pledge.ends_at is None and pledge.next_charge_at
+    if not renews or pledge.next_charge_at.date() != charge_on.date():
+        return None  # paused, canceled or moved since: this renewal is not happening
+    return _render(
+        "upcoming_charge",
+        _(
+            "%(amount)s on %(date)s for %(fund)s",
+            amount=format_money(pledge.amount, pledge.currency),
+            date=format_date(charge_on.date(), "long"),
+            fund=current_app.config["FUND_NAME"],
+        ),
+        unsubscribe_from=(supporter, "reminders"),
+        pledge=pledge,
+        charge_on=charge_on,
+        member_url=url_for("member.home", _external=True),
+    )
+
+
 #: kind -> renderer, given the row and the supporter its recipient is (None if nobody).
 RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | None]] = {
     "welcome": _welcome,
@@ -213,6 +237,7 @@ RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | N
     "action-required": _action_required,
     "gift-thanks": _gift_thanks,
     "account-changed": _account_changed,
+    "upcoming-charge": _upcoming_charge,
 }
 
 

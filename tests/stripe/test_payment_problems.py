@@ -1,11 +1,13 @@
 """A renewal that fails, or waits for the bank (3-D Secure): the member page shows it with the
 way to fix it until the invoice is paid; a new card comes through Stripe's Billing Portal."""
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import OutboxEmail, PaymentProblem, Pledge, Supporter
-from pledges.services import mail_outbox
+from pledges.services import mail_outbox, reminders
 
 
 def test_a_failed_renewal_shows_until_paid(app, client, fake_stripe, subscribed, post_webhook):
@@ -81,3 +83,28 @@ def test_a_card_renewed_by_the_network_is_remembered(app, fake_stripe, subscribe
         supporter = db.session.scalar(select(Supporter))
         assert (supporter.card_brand, supporter.card_last4) == ("visa", "1881")
         assert (supporter.card_exp_month, supporter.card_exp_year) == (4, 2031)
+
+
+def test_stripes_upcoming_notice_and_our_schedule_send_one_reminder(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    notice = {
+        "id": "upcoming_in",
+        "object": "invoice",
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {
+                "subscription": subscribed["id"],
+                "metadata": subscribed["metadata"],
+            },
+        },
+    }
+    assert post_webhook(fake_stripe.event("invoice.upcoming", notice)).status_code == 200
+    with app.app_context():
+        assert db.session.scalars(select(OutboxEmail.kind)).all().count("upcoming-charge") == 1
+        pledge = db.session.scalar(select(Pledge))
+        # Our own schedule, a few days before the same renewal.
+        reminders.queue_due(now=pledge.next_charge_at - timedelta(days=1))
+        db.session.commit()
+        kinds = db.session.scalars(select(OutboxEmail.kind)).all()
+        assert kinds.count("upcoming-charge") == 1

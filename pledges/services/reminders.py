@@ -1,0 +1,61 @@
+"""Deciding which reminders are due and queuing them; the outbox sends them. Run from cron
+every hour: a dedupe key names each reminder (the pledge and the renewal's day), so running
+twice, at another hour, or after an outage sends nothing twice and skips nothing still ahead."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from pledges.extensions import db
+from pledges.models import Pledge, PledgeStatus, Supporter
+from pledges.models.types import utcnow
+from pledges.services import mail_outbox
+
+
+@dataclass
+class ReminderReport:
+    upcoming: int = 0
+
+
+def upcoming_key(pledge: Pledge) -> str:
+    """One reminder per renewal, whoever notices it first: our schedule or Stripe's
+    `invoice.upcoming`."""
+    return f"upcoming:{pledge.id}:{pledge.next_charge_at.date().isoformat()}"
+
+
+def queue_upcoming_charge(pledge: Pledge) -> bool:
+    if pledge.next_charge_at is None or not pledge.supporter.wants_reminders:
+        return False
+    row = mail_outbox.enqueue(
+        "upcoming-charge",
+        recipient=pledge.supporter.email,
+        dedupe_key=upcoming_key(pledge),
+        context={"pledge_id": pledge.id, "charge_on": pledge.next_charge_at.isoformat()},
+    )
+    return row is not None
+
+
+def queue_due(now: datetime | None = None) -> ReminderReport:
+    """Queue every reminder now due; what was queued before is left alone."""
+    now = now or utcnow()
+    report = ReminderReport()
+    horizon = now + timedelta(days=current_app.config["REMINDER_DAYS"])
+    renewing = (
+        select(Pledge)
+        .join(Supporter, Supporter.id == Pledge.supporter_id)
+        .where(
+            Pledge.status == PledgeStatus.ACTIVE,
+            Pledge.ends_at.is_(None),
+            Pledge.next_charge_at > now,
+            Pledge.next_charge_at <= horizon,
+            Supporter.wants_reminders,
+            Supporter.erased_at.is_(None),
+        )
+        .order_by(Pledge.id)
+        .execution_options(yield_per=1000)
+    )
+    for pledge in db.session.scalars(renewing):
+        report.upcoming += queue_upcoming_charge(pledge)
+    return report
