@@ -226,6 +226,35 @@ def _upcoming_charge(row: OutboxEmail, supporter: Supporter | None) -> RenderedE
     )
 
 
+def _payment_failed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    problem = db.session.scalar(
+        select(PaymentProblem).where(PaymentProblem.invoice_id == row.context["invoice_id"])
+    )
+    if problem is None or supporter is None or problem.resolved_at is not None:
+        return None  # paid in the meantime: the reminders stop at once
+    if problem.pledge.status != "past_due":
+        return None
+    return _render(
+        "payment_failed",
+        _("Your payment to %(fund)s did not go through", fund=current_app.config["FUND_NAME"]),
+        problem=problem,
+        day=row.context["day"],
+        sign_in_url=_sign_in_url(supporter),
+    )
+
+
+def _pledge_ended(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    pledge = db.session.get(Pledge, row.context["pledge_id"])
+    if pledge is None or supporter is None or pledge.status != "canceled":
+        return None
+    return _render(
+        "pledge_ended",
+        _("Your pledge to %(fund)s has ended", fund=current_app.config["FUND_NAME"]),
+        pledge=pledge,
+        sign_in_url=_sign_in_url(supporter),
+    )
+
+
 #: kind -> renderer, given the row and the supporter its recipient is (None if nobody).
 RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | None]] = {
     "welcome": _welcome,
@@ -238,6 +267,8 @@ RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | N
     "gift-thanks": _gift_thanks,
     "account-changed": _account_changed,
     "upcoming-charge": _upcoming_charge,
+    "payment-failed": _payment_failed,
+    "pledge-ended": _pledge_ended,
 }
 
 

@@ -31,6 +31,8 @@ def record(
     if problem.resolved_at is None:
         problem.kind, problem.amount = kind, amount
         problem.hosted_url = hosted_url or problem.hosted_url
+    if kind == "failed":
+        queue_dunning(problem, 0)
     if kind == "action_required" and hosted_url:
         mail_outbox.enqueue(
             "action-required",
@@ -40,6 +42,21 @@ def record(
         )
     db.session.flush()
     return problem
+
+
+#: Days after a failed payment when it is asked about again, while still unpaid.
+DUNNING_DAYS = (3, 7)
+
+
+def queue_dunning(problem: PaymentProblem, day: int) -> bool:
+    """The payment-failed email of that day; the key names the invoice and the day."""
+    row = mail_outbox.enqueue(
+        "payment-failed",
+        recipient=problem.pledge.supporter.email,
+        dedupe_key=f"dunning:{problem.invoice_id}:{day}",
+        context={"invoice_id": problem.invoice_id, "day": day},
+    )
+    return row is not None
 
 
 def resolve(invoice_id: str, at: datetime) -> None:

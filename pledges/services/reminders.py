@@ -9,14 +9,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import Pledge, PledgeStatus, Supporter
+from pledges.models import PaymentProblem, Pledge, PledgeStatus, Supporter
 from pledges.models.types import utcnow
-from pledges.services import mail_outbox
+from pledges.services import mail_outbox, payment_problems
 
 
 @dataclass
 class ReminderReport:
     upcoming: int = 0
+    dunning: int = 0
 
 
 def upcoming_key(pledge: Pledge) -> str:
@@ -58,4 +59,26 @@ def queue_due(now: datetime | None = None) -> ReminderReport:
     )
     for pledge in db.session.scalars(renewing):
         report.upcoming += queue_upcoming_charge(pledge)
+    report.dunning = _queue_dunning(now)
     return report
+
+
+def _queue_dunning(now: datetime) -> int:
+    """Ask again about unpaid failed payments, 3 and 7 days on. After an outage only the latest
+    day due is sent: two reminders of the same failure at once help nobody."""
+    queued = 0
+    unpaid = (
+        select(PaymentProblem)
+        .join(Pledge, Pledge.id == PaymentProblem.pledge_id)
+        .where(
+            PaymentProblem.kind == "failed",
+            PaymentProblem.resolved_at.is_(None),
+            Pledge.status == PledgeStatus.PAST_DUE,
+        )
+    )
+    for problem in db.session.scalars(unpaid):
+        due = [day for day in payment_problems.DUNNING_DAYS
+               if problem.occurred_at + timedelta(days=day) <= now]  # fmt: skip
+        if due:
+            queued += payment_problems.queue_dunning(problem, due[-1])
+    return queued

@@ -108,3 +108,66 @@ def test_stripes_upcoming_notice_and_our_schedule_send_one_reminder(
         db.session.commit()
         kinds = db.session.scalars(select(OutboxEmail.kind)).all()
         assert kinds.count("upcoming-charge") == 1
+
+
+def _keys(app, prefix: str) -> list[str]:
+    with app.app_context():
+        return sorted(
+            k for k in db.session.scalars(select(OutboxEmail.dedupe_key)) if k.startswith(prefix)
+        )
+
+
+def test_dunning_asks_again_at_three_and_seven_days_and_stops_when_paid(
+    app, client, fake_stripe, subscribed, post_webhook, smtp
+):
+    invoice = fake_stripe.fail_invoice(subscribed["id"])
+    post_webhook(fake_stripe.event("invoice.payment_failed", invoice))
+    post_webhook(fake_stripe.event("invoice.payment_failed", invoice))  # Stripe's retry fails too
+    with app.app_context():
+        failed_at = db.session.scalar(select(PaymentProblem)).occurred_at
+        for hours in (1, 25, 73, 74, 100):  # hourly cron, as it happens to run
+            reminders.queue_due(now=failed_at + timedelta(hours=hours))
+        db.session.commit()
+    assert _keys(app, "dunning:") == [f"dunning:{invoice['id']}:0", f"dunning:{invoice['id']}:3"]
+
+    with app.app_context():
+        mail_outbox.deliver_due()
+    bodies = [m.get_body(("plain",)).get_content() for m in smtp.messages
+              if "did not go through" in m["Subject"]]  # fmt: skip
+    assert len(bodies) == 2 and "/login/" in bodies[0]
+
+    paid = fake_stripe.pay_invoice(subscribed["id"], invoice_id=invoice["id"])
+    post_webhook(fake_stripe.event("invoice.paid", paid))
+    with app.app_context():
+        reminders.queue_due(now=failed_at + timedelta(days=8))
+        db.session.commit()
+    assert len(_keys(app, "dunning:")) == 2  # paid: no day-7 reminder
+
+
+def test_after_an_outage_only_the_latest_reminder_is_sent(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    invoice = fake_stripe.fail_invoice(subscribed["id"])
+    post_webhook(fake_stripe.event("invoice.payment_failed", invoice))
+    with app.app_context():
+        failed_at = db.session.scalar(select(PaymentProblem)).occurred_at
+        reminders.queue_due(now=failed_at + timedelta(days=9))
+        reminders.queue_due(now=failed_at + timedelta(days=9, hours=1))
+        db.session.commit()
+    assert _keys(app, "dunning:") == [f"dunning:{invoice['id']}:0", f"dunning:{invoice['id']}:7"]
+
+
+def test_a_pledge_ended_after_failed_payments_says_so_once(
+    app, client, fake_stripe, subscribed, post_webhook, smtp
+):
+    invoice = fake_stripe.fail_invoice(subscribed["id"])
+    post_webhook(fake_stripe.event("invoice.payment_failed", invoice))
+    ended = fake_stripe.cancel_subscription(subscribed["id"])
+    for _ in range(2):
+        post_webhook(fake_stripe.event("customer.subscription.deleted", ended))
+    with app.app_context():
+        mail_outbox.deliver_due()
+    ended_mail = [m for m in smtp.messages if "has ended" in m["Subject"]]
+    assert len(ended_mail) == 1
+    assert "Restart my pledge" in ended_mail[0].get_body(("plain",)).get_content()
+    assert "did not go through" not in client.get("/member").get_data(as_text=True)
