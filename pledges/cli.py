@@ -87,7 +87,10 @@ def send_reminders() -> None:
     queues nothing twice."""
     report = reminders.queue_due()
     db.session.commit()
-    click.echo(f"reminders: {report.upcoming} upcoming-charge reminders queued")
+    click.echo(
+        f"reminders queued: {report.upcoming} upcoming charges, {report.dunning} failed "
+        f"payments, {report.card_expiring} expiring cards, {report.digests} monthly digests"
+    )
 
 
 @pledges_cli.command("deliver-mail")

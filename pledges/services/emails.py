@@ -3,7 +3,7 @@ token exists only in the message itself and is valid from the moment it is sent.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale, format_date
@@ -23,7 +23,7 @@ from pledges.models import (
     Supporter,
 )
 from pledges.money import format_money
-from pledges.services import auth_tokens, cases, organizers, supporters, unsubscribe
+from pledges.services import auth_tokens, cases, digest, organizers, supporters, unsubscribe
 
 
 @dataclass
@@ -255,6 +255,37 @@ def _pledge_ended(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmai
     )
 
 
+def _digest(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    if supporter is None or not supporter.wants_digest:
+        return None
+    month = date.fromisoformat(row.context["month"] + "-01")
+    told = digest.for_supporter(supporter, month, current_app.config["FUND_CURRENCY"])
+    if told is None:
+        return None
+    month_name = format_date(month, "MMMM yyyy")
+    return _render(
+        "digest",
+        _("What your money did in %(month)s", month=month_name),
+        unsubscribe_from=(supporter, "digest"),
+        digest=told,
+        month_name=month_name,
+        member_url=url_for("member.home", _external=True),
+    )
+
+
+def _card_expiring(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    if supporter is None or supporter.card_exp_year is None:
+        return None
+    if f"{supporter.card_exp_year}-{supporter.card_exp_month:02d}" != row.context["expires"]:
+        return None  # a new card was saved in the meantime
+    return _render(
+        "card_expiring",
+        _("Your card for %(fund)s expires soon", fund=current_app.config["FUND_NAME"]),
+        supporter=supporter,
+        sign_in_url=_sign_in_url(supporter),
+    )
+
+
 #: kind -> renderer, given the row and the supporter its recipient is (None if nobody).
 RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | None]] = {
     "welcome": _welcome,
@@ -269,6 +300,8 @@ RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | N
     "upcoming-charge": _upcoming_charge,
     "payment-failed": _payment_failed,
     "pledge-ended": _pledge_ended,
+    "digest": _digest,
+    "card-expiring": _card_expiring,
 }
 
 

@@ -12,6 +12,8 @@ from typing import Any
 from flask import current_app
 from flask_mail import Message
 from sqlalchemy import select, true, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pledges.extensions import begin_writing, db, mail
@@ -48,6 +50,34 @@ def enqueue(
     except IntegrityError:
         return None
     return row
+
+
+def enqueue_many(kind: str, rows: list[tuple[str, str, dict[str, Any]]]) -> int:
+    """Queue many emails at once, (recipient, dedupe key, context) each, in one statement that
+    skips keys queued before: the monthly digest for a whole fund is one round trip."""
+    if kind not in emails.RENDERERS:
+        raise ValueError(f"unknown email kind {kind!r}")
+    if not rows:
+        return 0
+    domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
+    values = [
+        {
+            "dedupe_key": key,
+            "kind": kind,
+            "recipient": recipient,
+            "context": context,
+            "message_id": f"<{uuid.uuid4().hex}@{domain}>",
+            "status": OutboxStatus.QUEUED,
+            "attempts": 0,
+            "next_attempt_at": utcnow(),
+            "created_at": utcnow(),
+        }
+        for recipient, key, context in rows
+    ]
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(OutboxEmail.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return db.session.execute(statement, values).rowcount
 
 
 @dataclass

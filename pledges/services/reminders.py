@@ -3,21 +3,23 @@ every hour: a dedupe key names each reminder (the pledge and the renewal's day),
 twice, at another hour, or after an outage sends nothing twice and skips nothing still ahead."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import PaymentProblem, Pledge, PledgeStatus, Supporter
+from pledges.models import Contribution, PaymentProblem, Pledge, PledgeStatus, Supporter
 from pledges.models.types import utcnow
-from pledges.services import mail_outbox, payment_problems
+from pledges.services import digest, mail_outbox, payment_problems
 
 
 @dataclass
 class ReminderReport:
     upcoming: int = 0
     dunning: int = 0
+    card_expiring: int = 0
+    digests: int = 0
 
 
 def upcoming_key(pledge: Pledge) -> str:
@@ -60,7 +62,76 @@ def queue_due(now: datetime | None = None) -> ReminderReport:
     for pledge in db.session.scalars(renewing):
         report.upcoming += queue_upcoming_charge(pledge)
     report.dunning = _queue_dunning(now)
+    report.card_expiring = _queue_card_expiring(now)
+    if now.day <= DIGEST_DAYS:
+        report.digests = queue_digests(_previous_month(now.date()))
     return report
+
+
+#: The digest goes out in the first days of a month; a run in that window catches up.
+DIGEST_DAYS = 7
+
+
+def _previous_month(day: date) -> date:
+    return date(day.year - (day.month == 1), (day.month - 2) % 12 + 1, 1)
+
+
+def queue_digests(month: date) -> int:
+    """One digest per supporter who gave that month and keeps it on, queued in one statement;
+    the key names the month, so the first days' hourly runs queue each once."""
+    start, end = digest.month_bounds(month)
+    givers = (
+        select(Supporter.id, Supporter.email)
+        .where(
+            Supporter.wants_digest,
+            Supporter.erased_at.is_(None),
+            Supporter.id.in_(
+                select(Contribution.supporter_id).where(
+                    Contribution.paid_at >= start, Contribution.paid_at < end
+                )
+            ),
+        )
+        .order_by(Supporter.id)
+        .execution_options(yield_per=5000)
+    )
+    label = f"{month:%Y-%m}"
+    queued = 0
+    for batch in db.session.execute(givers).partitions():
+        rows = [
+            (email, f"digest:{supporter_id}:{label}", {"month": label})
+            for supporter_id, email in batch
+        ]
+        queued += mail_outbox.enqueue_many("digest", rows)
+    return queued
+
+
+def _queue_card_expiring(now: datetime) -> int:
+    """In the month before the saved card expires, for supporters with a live pledge."""
+    following = _next_month(now.date())
+    expiring = select(Supporter).where(
+        Supporter.card_exp_year == following.year,
+        Supporter.card_exp_month == following.month,
+        Supporter.erased_at.is_(None),
+        Supporter.id.in_(
+            select(Pledge.supporter_id).where(
+                Pledge.status.in_([PledgeStatus.ACTIVE, PledgeStatus.PAUSED])
+            )
+        ),
+    )
+    queued = 0
+    for supporter in db.session.scalars(expiring):
+        row = mail_outbox.enqueue(
+            "card-expiring",
+            recipient=supporter.email,
+            dedupe_key=f"card-expiring:{supporter.id}:{following:%Y-%m}",
+            context={"expires": f"{following:%Y-%m}"},
+        )
+        queued += row is not None
+    return queued
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
 def _queue_dunning(now: datetime) -> int:
