@@ -4,6 +4,7 @@ ledger, to the cent), what happened on the cases their money funded, and the fun
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from flask import g
 from sqlalchemy import func, select
 
 from pledges.extensions import db
@@ -81,6 +82,7 @@ def for_supporter(supporter: Supporter, month: date, currency: str) -> Digest | 
         .order_by(CaseUpdate.published_at)
     ).all()
     spent = sum(amount for _, amount in shares)
+    fund_monthly, fund_paid_out = fund_totals(month, currency)
     return Digest(
         month=month,
         currency=currency,
@@ -88,16 +90,29 @@ def for_supporter(supporter: Supporter, month: date, currency: str) -> Digest | 
         cases=[(case, amount) for case, amount in shares],
         waiting=max(available - spent, 0),
         updates=list(updates),
-        fund_monthly=db.session.scalar(
-            select(func.coalesce(func.sum(Pledge.amount), 0)).where(
-                Pledge.status == PledgeStatus.ACTIVE, Pledge.currency == currency
-            )
-        ),
-        fund_paid_out=db.session.scalar(
-            select(func.coalesce(func.sum(Disbursement.amount), 0)).where(
-                Disbursement.currency == currency,
-                Disbursement.paid_on >= start.date(),
-                Disbursement.paid_on < end.date(),
-            )
-        ),
+        fund_monthly=fund_monthly,
+        fund_paid_out=fund_paid_out,
     )
+
+
+def fund_totals(month: date, currency: str) -> tuple[int, int]:
+    """What active pledges bring each month, and what was paid out that month: the same in
+    every digest, so worked out once per delivery run (kept on `g`, the app context)."""
+    cache = g.setdefault("digest_fund_totals", {})
+    if (month, currency) not in cache:
+        start, end = month_bounds(month)
+        cache[month, currency] = (
+            db.session.scalar(
+                select(func.coalesce(func.sum(Pledge.amount), 0)).where(
+                    Pledge.status == PledgeStatus.ACTIVE, Pledge.currency == currency
+                )
+            ),
+            db.session.scalar(
+                select(func.coalesce(func.sum(Disbursement.amount), 0)).where(
+                    Disbursement.currency == currency,
+                    Disbursement.paid_on >= start.date(),
+                    Disbursement.paid_on < end.date(),
+                )
+            ),
+        )
+    return cache[month, currency]

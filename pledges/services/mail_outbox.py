@@ -76,8 +76,12 @@ def enqueue_many(kind: str, rows: list[tuple[str, str, dict[str, Any]]]) -> int:
     ]
     dialect = db.session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(OutboxEmail.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return db.session.execute(statement, values).rowcount
+    table = OutboxEmail.__table__
+    statement = (
+        insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    )
+    # RETURNING names only the rows inserted: an honest count where rowcount is not.
+    return len(db.session.execute(statement, values).all())
 
 
 @dataclass
@@ -150,9 +154,44 @@ def _message(row: OutboxEmail, rendered: emails.RenderedEmail) -> Message:
 
 
 def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport:
-    """Send what is due, one row per transaction, so a crash loses nothing and repeats little."""
+    """Send what is due, one row per transaction, so a crash loses nothing and repeats little;
+    over one SMTP connection for the whole batch, opened again only after an error."""
+    with _SmtpSession() as smtp:
+        return _deliver(smtp, now or utcnow(), limit)
+
+
+class _SmtpSession:
+    """One SMTP connection, opened when the first message goes and dropped after a failure."""
+
+    def __init__(self) -> None:
+        self._connection = None
+
+    def send(self, message: Message) -> None:
+        if self._connection is None:
+            self._connection = mail.connect().__enter__()
+        try:
+            self._connection.send(message)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001 - a connection that already broke cannot quit
+                log.debug("SMTP connection closed uncleanly")
+
+    def __enter__(self) -> _SmtpSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _deliver(smtp: _SmtpSession, now: datetime, limit: int) -> DeliveryReport:
     report = DeliveryReport()
-    now = now or utcnow()
     passed: set[int] = set()
     while report.handled < limit:
         row = _claim_next(now, passed)
@@ -166,7 +205,7 @@ def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport
                 row.recipient = None
                 report.dropped += 1
             else:
-                mail.send(_message(row, rendered))
+                smtp.send(_message(row, rendered))
                 row.status = OutboxStatus.SENT
                 row.sent_at = utcnow()
                 report.sent += 1
