@@ -94,22 +94,26 @@ def send_reminders() -> None:
 
 
 @pledges_cli.command("deliver-mail")
-@click.option("--watch", is_flag=True, help="Keep running and deliver as mail is queued.")
 @click.option(
-    "--interval", default=2.0, show_default=True, help="Seconds between checks with --watch."
+    "--once/--forever",
+    default=True,
+    help="Deliver what is due and stop (default), or keep delivering as mail is queued.",
 )
-def deliver_mail(watch: bool, interval: float) -> None:
+@click.option(
+    "--interval", default=2.0, show_default=True, help="Seconds between checks with --forever."
+)
+def deliver_mail(once: bool, interval: float) -> None:
     """Send the queued emails that are due, with retries and back-off."""
     while True:
         report = mail_outbox.deliver_due()
-        if report.handled or not watch:
+        if report.handled or once:
             click.echo(
                 f"mail: {report.sent} sent, {report.dropped} dropped, "
                 f"{report.retrying} to retry, {report.failed} failed"
             )
         for error in report.errors:
             click.echo(f"  {error}", err=True)
-        if not watch:
+        if once:
             raise SystemExit(1 if report.failed else 0)
         time.sleep(interval)
 

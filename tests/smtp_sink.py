@@ -20,6 +20,14 @@ class RecordingHandler:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.maildir: mailbox.Maildir | None = None
+        #: address -> the reply that refuses it, e.g. "550 no such user" or "451 try later"
+        self.refuse: dict[str, str] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, options) -> str:  # noqa: ANN001, N802
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -47,4 +55,5 @@ class SmtpSink:
 
     def reset(self, maildir: str | None = None) -> None:
         self.handler.messages.clear()
+        self.handler.refuse.clear()
         self.handler.maildir = mailbox.Maildir(maildir, create=True) if maildir else None

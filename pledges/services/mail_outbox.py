@@ -4,6 +4,7 @@ at least once and never twice for the same dedupe key."""
 from __future__ import annotations
 
 import logging
+import smtplib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -215,7 +216,7 @@ def _deliver(smtp: _SmtpSession, now: datetime, limit: int) -> DeliveryReport:
             db.session.rollback()
             log.warning("email %s failed: %s", row_id, error)
             report.errors.append(f"{row_id}: {error}")
-            _record_failure(row_id, str(error), now)
+            _record_failure(row_id, str(error), now, permanent=_is_permanent(error))
             failed = db.session.get(OutboxEmail, row_id)
             if failed is not None and failed.status == OutboxStatus.FAILED:
                 report.failed += 1
@@ -224,14 +225,24 @@ def _deliver(smtp: _SmtpSession, now: datetime, limit: int) -> DeliveryReport:
     return report
 
 
-def _record_failure(row_id: int, error: str, now: datetime) -> None:
+def _is_permanent(error: Exception) -> bool:
+    """A 5xx answer will not change by waiting (no such mailbox, refused); a 4xx, a dropped
+    connection or anything else might."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code >= 500
+    return False
+
+
+def _record_failure(row_id: int, error: str, now: datetime, *, permanent: bool) -> None:
     begin_writing()
     row = db.session.get(OutboxEmail, row_id)
     if row is None:
         return
     row.attempts += 1
     row.last_error = error[:2000]
-    if row.attempts >= MAX_ATTEMPTS:
+    if permanent or row.attempts >= MAX_ATTEMPTS:
         row.status = OutboxStatus.FAILED
     else:
         row.next_attempt_at = now + retry_delay(row.attempts)

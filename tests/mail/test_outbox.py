@@ -157,3 +157,21 @@ def test_two_workers_at_once_send_each_email_once(app, smtp):
         rows = db.session.scalars(select(OutboxEmail)).all()
         assert {row.status for row in rows} == {OutboxStatus.SENT}
         assert {row.attempts for row in rows} == {1}
+
+
+def test_a_refused_address_fails_at_once_and_a_busy_one_is_retried(app, smtp):
+    smtp.handler.refuse["gone@example.org"] = "550 5.1.1 no such user"
+    smtp.handler.refuse["busy@example.org"] = "451 4.3.0 try again later"
+    with app.app_context():
+        for address in ("gone@example.org", "busy@example.org", "fine@example.org"):
+            mail_outbox.enqueue("sign-in", recipient=address, dedupe_key=f"t:{address}")
+            make_supporter(address)
+        db.session.commit()
+        report = mail_outbox.deliver_due()
+        assert (report.sent, report.failed, report.retrying) == (1, 1, 1)
+        rows = {row.recipient: row for row in db.session.scalars(select(OutboxEmail))}
+        assert rows["gone@example.org"].status == "failed"
+        assert "550" in rows["gone@example.org"].last_error
+        assert rows["busy@example.org"].status == "queued"
+        assert rows["busy@example.org"].next_attempt_at > utcnow()
+    assert [m["To"] for m in smtp.messages] == ["fine@example.org"]
