@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import OutboxEmail, OutboxStatus
+from pledges.models import OutboxEmail, OutboxStatus, Supporter
 from pledges.models.types import utcnow
-from pledges.services import mail_outbox
+from pledges.services import mail_outbox, supporters
 from tests.factories import make_pledge, make_supporter
 
 
@@ -175,3 +175,37 @@ def test_a_refused_address_fails_at_once_and_a_busy_one_is_retried(app, smtp):
         assert rows["busy@example.org"].status == "queued"
         assert rows["busy@example.org"].next_attempt_at > utcnow()
     assert [m["To"] for m in smtp.messages] == ["fine@example.org"]
+
+
+def test_smtp_down_while_500_are_queued_loses_nothing_and_repeats_nothing(
+    app, config, smtp, make_app
+):
+    with app.app_context():
+        people = [
+            Supporter(email_index=supporters.email_index(f"p{n}@example.org"),
+                      email=f"p{n}@example.org")
+            for n in range(500)
+        ]  # fmt: skip
+        db.session.add_all(people)
+        db.session.commit()
+        context = {"change": "preferences", "wants_reminders": True, "wants_digest": True,
+                   "wants_updates": False}  # fmt: skip
+        queued = mail_outbox.enqueue_many(
+            "account-changed", [(p.email, f"down:{p.id}", context) for p in people]
+        )
+        db.session.commit()
+        assert queued == 500
+        message_ids = set(db.session.scalars(select(OutboxEmail.message_id)))
+
+    down = make_app({**config, "MAIL_PORT": 9})  # nothing listens there
+    with down.app_context():
+        report = mail_outbox.deliver_due(limit=1000)
+    assert (report.sent, report.retrying) == (0, 500)
+    assert smtp.messages == []
+
+    later = utcnow() + timedelta(hours=2)
+    with app.app_context():
+        assert mail_outbox.deliver_due(now=later, limit=1000).sent == 500
+        assert mail_outbox.deliver_due(now=later + timedelta(days=1), limit=1000).handled == 0
+    received = [m["Message-ID"] for m in smtp.messages]
+    assert len(received) == 500 and set(received) == message_ids
