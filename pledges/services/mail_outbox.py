@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_mail import Message
-from sqlalchemy import select, true, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -103,41 +103,43 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** (attempts - 1), 60))
 
 
-def _claim_next(now: datetime, passed: set[int]) -> OutboxEmail | None:
-    """Take the next due email for this worker alone, committed before anything is sent.
+#: Emails claimed together: one commit claims them, then each is sent and marked on its own.
+CLAIM_BATCH = 50
 
-    The claim moves the email's next attempt a lease ahead, so another worker, on PostgreSQL
-    (SKIP LOCKED) or SQLite (no row locks at all), skips it; a worker that dies mid-send
-    leaves it to be retried when the lease runs out.
+
+def _claim_batch(now: datetime, size: int) -> list[int]:
+    """Take due emails for this worker alone, committed before anything is sent.
+
+    The claim moves their next attempt a lease ahead, so another worker, on PostgreSQL (SKIP
+    LOCKED) or SQLite (no row locks at all), skips them; a worker that dies mid-batch leaves
+    what it had not sent to be retried when the lease runs out.
     """
     due = (OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
-    while True:
-        begin_writing()
-        candidate = db.session.scalar(
+    begin_writing()
+    try:
+        candidates = db.session.scalars(
             select(OutboxEmail.id)
-            .where(*due, OutboxEmail.id.not_in(passed) if passed else true())
+            .where(*due)
             .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-            .limit(1)
+            .limit(size)
             .with_for_update(skip_locked=True)
-        )
-        if candidate is None:
+        ).all()
+        if not candidates:
             db.session.rollback()
-            return None
-        try:
-            claimed = db.session.execute(
-                update(OutboxEmail)
-                .where(OutboxEmail.id == candidate, *due)
-                .values(next_attempt_at=now + CLAIM_LEASE)
-            ).rowcount
-            db.session.commit()
-        except OperationalError:
-            # SQLite refuses one of two workers claiming at once; that one stops for now.
-            db.session.rollback()
-            return None
-        passed.add(candidate)
-        if claimed:
-            begin_writing()  # the sending transaction: it writes the outcome, and maybe a token
-            return db.session.get(OutboxEmail, candidate)
+            return []
+        claimed = db.session.scalars(
+            update(OutboxEmail)
+            .where(OutboxEmail.id.in_(candidates), *due)
+            .values(next_attempt_at=now + CLAIM_LEASE)
+            .returning(OutboxEmail.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        db.session.commit()
+    except OperationalError:
+        # SQLite refuses one of two workers claiming at once; that one stops for now.
+        db.session.rollback()
+        return []
+    return sorted(claimed)
 
 
 def _message(row: OutboxEmail, rendered: emails.RenderedEmail) -> Message:
@@ -193,36 +195,42 @@ class _SmtpSession:
 
 def _deliver(smtp: _SmtpSession, now: datetime, limit: int) -> DeliveryReport:
     report = DeliveryReport()
-    passed: set[int] = set()
     while report.handled < limit:
-        row = _claim_next(now, passed)
-        if row is None:
+        batch = _claim_batch(now, min(CLAIM_BATCH, limit - report.handled))
+        if not batch:
             break
-        row_id = row.id
-        try:
-            rendered = emails.render(row)
-            if rendered is None:
-                row.status = OutboxStatus.DROPPED
-                row.recipient = None
-                report.dropped += 1
-            else:
-                smtp.send(_message(row, rendered))
-                row.status = OutboxStatus.SENT
-                row.sent_at = utcnow()
-                report.sent += 1
-            row.attempts += 1
-            db.session.commit()
-        except Exception as error:  # noqa: BLE001 - any failure is retried later
-            db.session.rollback()
-            log.warning("email %s failed: %s", row_id, error)
-            report.errors.append(f"{row_id}: {error}")
-            _record_failure(row_id, str(error), now, permanent=_is_permanent(error))
-            failed = db.session.get(OutboxEmail, row_id)
-            if failed is not None and failed.status == OutboxStatus.FAILED:
-                report.failed += 1
-            else:
-                report.retrying += 1
+        for row_id in batch:
+            _deliver_one(smtp, row_id, now, report)
     return report
+
+
+def _deliver_one(smtp: _SmtpSession, row_id: int, now: datetime, report: DeliveryReport) -> None:
+    """Send one claimed email and mark it in its own commit: sent once, never twice."""
+    begin_writing()  # the sending transaction: it writes the outcome, and maybe a token
+    row = db.session.get(OutboxEmail, row_id)
+    try:
+        rendered = emails.render(row)
+        if rendered is None:
+            row.status = OutboxStatus.DROPPED
+            row.recipient = None
+            report.dropped += 1
+        else:
+            smtp.send(_message(row, rendered))
+            row.status = OutboxStatus.SENT
+            row.sent_at = utcnow()
+            report.sent += 1
+        row.attempts += 1
+        db.session.commit()
+    except Exception as error:  # noqa: BLE001 - any failure is retried later
+        db.session.rollback()
+        log.warning("email %s failed: %s", row_id, error)
+        report.errors.append(f"{row_id}: {error}")
+        _record_failure(row_id, str(error), now, permanent=_is_permanent(error))
+        failed = db.session.get(OutboxEmail, row_id)
+        if failed is not None and failed.status == OutboxStatus.FAILED:
+            report.failed += 1
+        else:
+            report.retrying += 1
 
 
 def _is_permanent(error: Exception) -> bool:
