@@ -6,7 +6,7 @@ the fund's books and every other supporter's attribution still add up."""
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from pledges.extensions import db
 from pledges.models import (
@@ -62,10 +62,8 @@ def export(supporter: Supporter) -> dict[str, Any]:
                 select(PaymentProblem).where(PaymentProblem.pledge_id == pledge.id)
             )
         ],
-        "signed_in_sessions": len(
-            db.session.scalars(
-                select(SupporterSession.id).where(SupporterSession.supporter_id == supporter.id)
-            ).all()
+        "signed_in_sessions": db.session.scalar(
+            select(func.count()).where(SupporterSession.supporter_id == supporter.id)
         ),
         "pledges": [
             {

@@ -8,7 +8,7 @@ import pyotp
 import segno
 from flask import current_app
 from markupsafe import Markup
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, update
 
 from pledges.crypto import token_hash
 from pledges.extensions import db
@@ -90,14 +90,6 @@ def verify(organizer: Organizer, code: str) -> bool:
         .returning(RecoveryCode.id)
     ).first()
     return used is not None
-
-
-def recovery_codes_left(organizer: Organizer) -> int:
-    return db.session.scalar(
-        select(func.count()).where(
-            RecoveryCode.organizer_id == organizer.id, RecoveryCode.used_at.is_(None)
-        )
-    )
 
 
 def _accept_totp(organizer: Organizer, code: str) -> bool:
