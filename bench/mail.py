@@ -10,6 +10,7 @@ are removed afterwards, so it can run again.
 import socket
 import time
 from datetime import date
+from multiprocessing import Event, Process, Value
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import delete, func, select, text
@@ -25,21 +26,33 @@ DELIVERED = 2_000
 
 
 class Counting:
-    def __init__(self) -> None:
-        self.received = 0
+    def __init__(self, received: Value) -> None:
+        self.received = received
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
-        self.received += 1
+        with self.received.get_lock():
+            self.received.value += 1
         return "250 OK"
 
 
+def serve(port: int, received: Value, ready: Event) -> None:
+    """The SMTP server in a process of its own, as a local mail server would be: in the
+    worker's process it would compete with it for the interpreter."""
+    controller = Controller(Counting(received), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    while True:
+        time.sleep(3600)
+
+
 def main() -> None:
-    sink = Counting()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
+    received, ready = Value("i", 0), Event()
+    server = Process(target=serve, args=(port, received, ready), daemon=True)
+    server.start()
+    ready.wait(30)
     app = create_app({**CONFIG, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port,
                       "MAIL_DEFAULT_SENDER": "fund@bench.invalid"})  # fmt: skip
     try:
@@ -60,6 +73,12 @@ def main() -> None:
             again = reminders.queue_digests(date(2026, 10, 1))
             db.session.commit()
             print(f"queue it again: {again} more (the month's keys stand)")
+            # As autovacuum would after so many new rows: earlier runs' deleted rows would
+            # otherwise linger in the outbox's index.
+            with db.engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                    text("VACUUM ANALYZE outbox_emails")
+                )
 
             started = time.perf_counter()
             sent = 0
@@ -71,14 +90,14 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             print(
                 f"deliver with one worker: {sent:,} digests in {elapsed:.1f} s = "
-                f"{sent / elapsed:.0f} emails/s (server received {sink.received:,})"
+                f"{sent / elapsed:.0f} emails/s (server received {received.value:,})"
             )
             db.session.execute(delete(OutboxEmail).where(OutboxEmail.kind == "digest"))
             db.session.commit()
             left = db.session.scalar(select(func.count()).select_from(OutboxEmail))
             print(f"outbox rows left from other kinds: {left}")
     finally:
-        controller.stop()
+        server.terminate()
 
 
 if __name__ == "__main__":

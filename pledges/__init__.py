@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pledges import config as settings
 from pledges.crypto import DataCipher
-from pledges.extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
+from pledges.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -68,7 +68,6 @@ def _init_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
-    mail.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)

@@ -1,11 +1,12 @@
 """What each kind of queued email says. Rendered at sending time from ids, so that a sign-in
 token exists only in the message itself and is valid from the moment it is sent."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask import current_app, render_template, url_for
+from flask import current_app, g, render_template, url_for
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -305,13 +306,38 @@ RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | N
 }
 
 
-def render(row: OutboxEmail) -> RenderedEmail | None:
-    """Render a queued email, or None when there is nothing to send any more."""
-    if row.recipient is None:
-        return None
-    # One lookup serves the locale and the renderer.
-    supporter = supporters.find_by_email(row.recipient)
-    locale = supporter.locale if supporter else current_app.config["BABEL_DEFAULT_LOCALE"]
+Render = Callable[[OutboxEmail], RenderedEmail | None]
+
+
+@contextmanager
+def rendering(rows: list[OutboxEmail]) -> Iterator[Render]:
+    """Render a batch of queued emails in one request context, with the supporters and the
+    digests they need looked up together rather than a few queries per email. Each email
+    still goes out in its recipient's language, or None when there is nothing to send."""
     base_url = current_app.config["BASE_URL"]
-    with current_app.test_request_context("/", base_url=base_url), force_locale(locale):
-        return RENDERERS[row.kind](row, supporter)
+    with current_app.test_request_context("/", base_url=base_url):
+        people = supporters.find_many([row.recipient for row in rows if row.recipient])
+        _prefetch_digests(rows, people)
+        default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+
+        def render_one(row: OutboxEmail) -> RenderedEmail | None:
+            if row.recipient is None:
+                return None
+            supporter = people.get(row.recipient)
+            with force_locale(supporter.locale if supporter else default_locale):
+                return RENDERERS[row.kind](row, supporter)
+
+        try:
+            yield render_one
+        finally:
+            g.pop("digests", None)
+
+
+def _prefetch_digests(rows: list[OutboxEmail], people: dict[str, Supporter]) -> None:
+    by_month: dict[str, list[int]] = {}
+    for row in rows:
+        if row.kind == "digest" and row.recipient in people:
+            by_month.setdefault(row.context["month"], []).append(people[row.recipient].id)
+    currency = current_app.config["FUND_CURRENCY"]
+    for month, supporter_ids in by_month.items():
+        digest.prefetch(supporter_ids, date.fromisoformat(month + "-01"), currency)

@@ -11,16 +11,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from flask_mail import Message
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from pledges.extensions import begin_writing, db, mail
+from pledges.extensions import begin_writing, db
 from pledges.models import OutboxEmail, OutboxStatus
 from pledges.models.types import utcnow
 from pledges.services import emails
+from pledges.smtp import Envelope, SmtpSession
 
 log = logging.getLogger(__name__)
 
@@ -142,95 +142,118 @@ def _claim_batch(now: datetime, size: int) -> list[int]:
     return sorted(claimed)
 
 
-def _message(row: OutboxEmail, rendered: emails.RenderedEmail) -> Message:
+def _envelope(row: OutboxEmail, rendered: emails.RenderedEmail) -> Envelope:
     config = current_app.config
-    message = Message(
-        subject=rendered.subject,
-        recipients=[row.recipient],
-        body=rendered.text,
-        html=rendered.html,
+    return Envelope(
         sender=(config["FUND_NAME"], config["MAIL_DEFAULT_SENDER"]),
-        extra_headers=rendered.headers or None,
+        recipient=row.recipient,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=row.message_id,
+        headers=rendered.headers,
     )
-    message.msgId = row.message_id
-    return message
 
 
 def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport:
     """Send what is due, one row per transaction, so a crash loses nothing and repeats little;
     over one SMTP connection for the whole batch, opened again only after an error."""
-    with _SmtpSession() as smtp:
+    with SmtpSession(current_app.config) as smtp:
         return _deliver(smtp, now or utcnow(), limit)
 
 
-class _SmtpSession:
-    """One SMTP connection, opened when the first message goes and dropped after a failure."""
-
-    def __init__(self) -> None:
-        self._connection = None
-
-    def send(self, message: Message) -> None:
-        if self._connection is None:
-            self._connection = mail.connect().__enter__()
-        try:
-            self._connection.send(message)
-        except Exception:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                connection.__exit__(None, None, None)
-            except Exception:  # noqa: BLE001 - a connection that already broke cannot quit
-                log.debug("SMTP connection closed uncleanly")
-
-    def __enter__(self) -> _SmtpSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _deliver(smtp: _SmtpSession, now: datetime, limit: int) -> DeliveryReport:
+def _deliver(smtp: SmtpSession, now: datetime, limit: int) -> DeliveryReport:
     report = DeliveryReport()
     while report.handled < limit:
         batch = _claim_batch(now, min(CLAIM_BATCH, limit - report.handled))
         if not batch:
             break
-        for row_id in batch:
-            _deliver_one(smtp, row_id, now, report)
+        _deliver_batch(smtp, batch, now, report)
     return report
 
 
-def _deliver_one(smtp: _SmtpSession, row_id: int, now: datetime, report: DeliveryReport) -> None:
-    """Send one claimed email and mark it in its own commit: sent once, never twice."""
-    begin_writing()  # the sending transaction: it writes the outcome, and maybe a token
-    row = db.session.get(OutboxEmail, row_id)
+def _deliver_batch(
+    smtp: SmtpSession, ids: list[int], now: datetime, report: DeliveryReport
+) -> None:
+    """Load and prepare a claimed batch at once, then send and mark each email in its own
+    commit. What was loaded stays loaded across those commits (a batch lasts a fraction of a
+    second), rather than being read again for every email."""
+    session = db.session()
+    session.expire_on_commit = False
     try:
-        rendered = emails.render(row)
+        rows = db.session.scalars(
+            select(OutboxEmail).where(OutboxEmail.id.in_(ids)).order_by(OutboxEmail.id)
+        ).all()
+        with emails.rendering(rows) as render:
+            db.session.commit()  # end the reading transaction: each email writes in its own
+            for position, row in enumerate(rows):
+                if not _deliver_one(smtp, row, render, now, report):
+                    _put_back([later.id for later in rows[position + 1 :]], now, report)
+                    break
+    finally:
+        session.expire_on_commit = True
+        db.session.expire_all()
+
+
+def _deliver_one(
+    smtp: SmtpSession, row: OutboxEmail, render: emails.Render, now: datetime,
+    report: DeliveryReport,
+) -> bool:  # fmt: skip
+    """Send one claimed email and mark it in its own commit: sent once, never twice. False
+    when the mail server cannot be reached, so the rest of the batch need not try."""
+    begin_writing()  # the sending transaction: it writes the outcome, and maybe a token
+    try:
+        rendered = render(row)
         if rendered is None:
-            row.status = OutboxStatus.DROPPED
-            row.recipient = None
+            outcome = {"status": OutboxStatus.DROPPED}
             report.dropped += 1
         else:
-            smtp.send(_message(row, rendered))
-            row.status = OutboxStatus.SENT
-            row.sent_at = utcnow()
+            smtp.send(_envelope(row, rendered))
+            outcome = {"status": OutboxStatus.SENT, "sent_at": utcnow()}
             report.sent += 1
-        row.attempts += 1
+        # The message is not kept, and now neither is where it went: the key, the kind and
+        # the Message-ID prove what was sent.
+        db.session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == row.id)
+            .values(recipient=None, attempts=OutboxEmail.attempts + 1, **outcome)
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
     except Exception as error:  # noqa: BLE001 - any failure is retried later
         db.session.rollback()
-        log.warning("email %s failed: %s", row_id, error)
-        report.errors.append(f"{row_id}: {error}")
-        _record_failure(row_id, str(error), now, permanent=_is_permanent(error))
-        failed = db.session.get(OutboxEmail, row_id)
+        log.warning("email %s failed: %s", row.id, error)
+        report.errors.append(f"{row.id}: {error}")
+        _record_failure(row.id, str(error), now, permanent=_is_permanent(error))
+        failed = db.session.get(OutboxEmail, row.id)
         if failed is not None and failed.status == OutboxStatus.FAILED:
             report.failed += 1
         else:
             report.retrying += 1
+        return not _is_unreachable(error)
+    return True
+
+
+def _put_back(ids: list[int], now: datetime, report: DeliveryReport) -> None:
+    """The server is unreachable: the rest of the batch waits as long as a first retry would,
+    without counting an attempt it did not make."""
+    if not ids:
+        return
+    begin_writing()
+    db.session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.QUEUED)
+        .values(next_attempt_at=now + retry_delay(1))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    report.retrying += len(ids)
+
+
+def _is_unreachable(error: Exception) -> bool:
+    if isinstance(error, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return True
+    return isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
 
 
 def _is_permanent(error: Exception) -> bool:
@@ -251,7 +274,11 @@ def _record_failure(row_id: int, error: str, now: datetime, *, permanent: bool) 
     row.attempts += 1
     row.last_error = error[:2000]
     if permanent or row.attempts >= MAX_ATTEMPTS:
+        # Given up: the reason stays, the address goes (a server's refusal often quotes it).
         row.status = OutboxStatus.FAILED
+        if row.recipient:
+            row.last_error = row.last_error.replace(row.recipient, "<recipient>")
+        row.recipient = None
     else:
         row.next_attempt_at = now + retry_delay(row.attempts)
     db.session.commit()

@@ -1,7 +1,9 @@
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import OutboxEmail, OutboxStatus, Supporter
@@ -121,46 +123,73 @@ def test_unknown_kind_is_refused_at_queue_time(app):
         mail_outbox.enqueue("no-such-kind", recipient="a@example.org", dedupe_key="x")
 
 
+def _queue_account_emails(count: int, prefix: str) -> set[str]:
+    """`count` supporters with an email each queued; their Message-IDs."""
+    people = [
+        Supporter(email_index=supporters.email_index(f"{prefix}{n}@example.org"),
+                  email=f"{prefix}{n}@example.org")
+        for n in range(count)
+    ]  # fmt: skip
+    db.session.add_all(people)
+    db.session.commit()
+    context = {"change": "preferences", "wants_reminders": True, "wants_digest": True,
+               "wants_updates": False}  # fmt: skip
+    queued = mail_outbox.enqueue_many(
+        "account-changed", [(p.email, f"{prefix}:{p.id}", context) for p in people]
+    )
+    db.session.commit()
+    assert queued == count
+    return set(db.session.scalars(select(OutboxEmail.message_id)))
+
+
 def test_two_workers_at_once_send_each_email_once(app, smtp):
-    import threading
-    import time
-
     with app.app_context():
-        for number in range(8):
-            pledge = make_pledge(make_supporter(f"worker{number}@example.org"))
-            mail_outbox.enqueue(
-                "welcome",
-                recipient=f"worker{number}@example.org",
-                dedupe_key=f"welcome:{pledge.id}",
-                context={"pledge_id": pledge.id},
-            )
-        db.session.commit()
+        message_ids = _queue_account_emails(300, "worker")
     barrier = threading.Barrier(2)
+    sent_by = [0, 0]
 
-    def work() -> None:
+    def work(number: int) -> None:
         with app.app_context():
             barrier.wait()
-            for _ in range(20):  # like a worker's watch loop
-                mail_outbox.deliver_due()
-                time.sleep(0.01)
+            for _ in range(500):  # like a worker's watch loop, in small batches to interleave
+                report = mail_outbox.deliver_due(limit=20)
+                sent_by[number] += report.sent
+                left = db.session.scalar(
+                    select(func.count()).where(OutboxEmail.status == OutboxStatus.QUEUED)
+                )
+                db.session.rollback()
+                if not left:
+                    return
+                time.sleep(0.001)
 
-    workers = [threading.Thread(target=work) for _ in range(2)]
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(2)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
 
-    assert sorted(m["To"] for m in smtp.messages) == sorted(
-        f"worker{n}@example.org" for n in range(8)
-    )
+    received = [m["Message-ID"] for m in smtp.messages]
+    assert len(received) == 300 and set(received) == message_ids
+    assert sum(sent_by) == 300
     with app.app_context():
         rows = db.session.scalars(select(OutboxEmail)).all()
         assert {row.status for row in rows} == {OutboxStatus.SENT}
         assert {row.attempts for row in rows} == {1}
 
 
+def test_an_email_claimed_by_a_worker_that_died_is_sent_when_its_lease_runs_out(app, smtp):
+    with app.app_context():
+        [message_id] = _queue_account_emails(1, "orphan")
+        now = utcnow()
+        assert mail_outbox._claim_batch(now, 10)  # claimed, then the worker died
+        assert mail_outbox.deliver_due(now=now + timedelta(minutes=1)).handled == 0
+        later = now + mail_outbox.CLAIM_LEASE + timedelta(seconds=1)
+        assert mail_outbox.deliver_due(now=later).sent == 1
+    assert [m["Message-ID"] for m in smtp.messages] == [message_id]
+
+
 def test_a_refused_address_fails_at_once_and_a_busy_one_is_retried(app, smtp):
-    smtp.handler.refuse["gone@example.org"] = "550 5.1.1 no such user"
+    smtp.handler.refuse["gone@example.org"] = "550 5.1.1 <gone@example.org>: no such user"
     smtp.handler.refuse["busy@example.org"] = "451 4.3.0 try again later"
     with app.app_context():
         for address in ("gone@example.org", "busy@example.org", "fine@example.org"):
@@ -169,11 +198,14 @@ def test_a_refused_address_fails_at_once_and_a_busy_one_is_retried(app, smtp):
         db.session.commit()
         report = mail_outbox.deliver_due()
         assert (report.sent, report.failed, report.retrying) == (1, 1, 1)
-        rows = {row.recipient: row for row in db.session.scalars(select(OutboxEmail))}
-        assert rows["gone@example.org"].status == "failed"
-        assert "550" in rows["gone@example.org"].last_error
-        assert rows["busy@example.org"].status == "queued"
-        assert rows["busy@example.org"].next_attempt_at > utcnow()
+        rows = {row.dedupe_key: row for row in db.session.scalars(select(OutboxEmail))}
+        gone, busy = rows["t:gone@example.org"], rows["t:busy@example.org"]
+        assert gone.status == "failed" and "550" in gone.last_error
+        # Given up, the row keeps why but no longer where: nor does the server's reply.
+        assert gone.recipient is None and "gone@example.org" not in gone.last_error
+        assert busy.status == "queued" and busy.recipient == "busy@example.org"
+        assert busy.next_attempt_at > utcnow()
+        assert rows["t:fine@example.org"].recipient is None  # sent: nothing kept of where
     assert [m["To"] for m in smtp.messages] == ["fine@example.org"]
 
 
@@ -181,21 +213,7 @@ def test_smtp_down_while_500_are_queued_loses_nothing_and_repeats_nothing(
     app, config, smtp, make_app
 ):
     with app.app_context():
-        people = [
-            Supporter(email_index=supporters.email_index(f"p{n}@example.org"),
-                      email=f"p{n}@example.org")
-            for n in range(500)
-        ]  # fmt: skip
-        db.session.add_all(people)
-        db.session.commit()
-        context = {"change": "preferences", "wants_reminders": True, "wants_digest": True,
-                   "wants_updates": False}  # fmt: skip
-        queued = mail_outbox.enqueue_many(
-            "account-changed", [(p.email, f"down:{p.id}", context) for p in people]
-        )
-        db.session.commit()
-        assert queued == 500
-        message_ids = set(db.session.scalars(select(OutboxEmail.message_id)))
+        message_ids = _queue_account_emails(500, "p")
 
     down = make_app({**config, "MAIL_PORT": 9})  # nothing listens there
     with down.app_context():
