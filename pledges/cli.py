@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 from werkzeug.datastructures import MultiDict
 
-from pledges.extensions import db
+from pledges.extensions import begin_writing, db
 from pledges.forms import EmailForm
 from pledges.models import Case, OrganizerRole
 from pledges.money import format_money, to_minor
@@ -33,6 +33,7 @@ pledges_cli = AppGroup("pledges", help="Run the fund: demo data, mail, the ledge
 @pledges_cli.command("demo")
 def load_demo() -> None:
     """Load the demo fund: three cases and a few supporters. Safe to run again."""
+    begin_writing()
     report = demo_data.load()
     db.session.commit()
     click.echo(
@@ -50,6 +51,7 @@ def demo_billing() -> None:
     demo = gateway()
     if not isinstance(demo, DemoGateway):
         raise click.UsageError("demo-billing is for PAYMENTS=demo; Stripe bills by itself")
+    begin_writing()
     paid = demo.run_billing()
     db.session.commit()
     click.echo(f"demo billing: {paid} payments made")
@@ -85,6 +87,7 @@ def invite_organizer(email: str, role: str, name: str) -> None:
 def send_reminders() -> None:
     """Queue the reminders now due (upcoming charges); cron runs it every hour. Running it again
     queues nothing twice."""
+    begin_writing()
     report = reminders.queue_due()
     db.session.commit()
     click.echo(
@@ -105,7 +108,7 @@ def send_reminders() -> None:
 def deliver_mail(once: bool, interval: float) -> None:
     """Send the queued emails that are due, with retries and back-off."""
     while True:
-        report = mail_outbox.deliver_due()
+        report = mail_outbox.deliver_due(limit=1000)
         if report.handled or once:
             click.echo(
                 f"mail: {report.sent} sent, {report.dropped} dropped, "
@@ -113,9 +116,10 @@ def deliver_mail(once: bool, interval: float) -> None:
             )
         for error in report.errors:
             click.echo(f"  {error}", err=True)
-        if once:
+        if once and report.sent + report.dropped < 1000:
             raise SystemExit(1 if report.failed else 0)
-        time.sleep(interval)
+        if not once and report.handled < 1000:
+            time.sleep(interval)
 
 
 @pledges_cli.command("sync-stripe")

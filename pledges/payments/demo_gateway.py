@@ -3,9 +3,9 @@ calls that Stripe's webhooks cause. No money moves."""
 
 import secrets
 from calendar import monthrange
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from flask import url_for
+from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -13,6 +13,9 @@ from pledges.extensions import db
 from pledges.models import Case, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.models.types import utcnow
 from pledges.services import ledger, payment_problems, pledges
+
+#: How long the demo, like Stripe's retry schedule, keeps trying a failed payment.
+RETRIES_FOR = timedelta(days=8)
 
 CHECKOUT_LIFETIME_SECONDS = 24 * 3600
 
@@ -120,11 +123,11 @@ class DemoGateway:
     def end_now(self, pledge: Pledge) -> None:
         pass
 
-    def card_update_url(self, pledge: Pledge, *, return_url: str) -> str:
+    def card_update_url(self, pledge: Pledge, *, return_url: str, external: bool = False) -> str:
         session = self._serializer.dumps(
             {"pledge": pledge.id, "card": True, "success": return_url, "cancel": return_url}
         )
-        return url_for("demo.card", session=session)
+        return url_for("demo.card", session=session, _external=external)
 
     def update_card(self, pledge: Pledge, now: datetime | None = None) -> None:
         """What Stripe does when a new card is saved: remember it, and retry what failed."""
@@ -154,19 +157,27 @@ class DemoGateway:
             invoice_id=invoice_id,
             kind="action_required" if action else "failed",
             amount=pledge.amount,
-            hosted_url=None,
+            # Stripe's page for the bank's confirmation; here the demo's card page does it.
+            hosted_url=self._confirmation_url(pledge) if action else None,
             at=now,
         )
         pledges.move(pledge, PledgeStatus.PAST_DUE, now)
         return problem
+
+    def _confirmation_url(self, pledge: Pledge) -> str:
+        """An address for an email, so also outside a request (the CLI's demo data)."""
+        with current_app.test_request_context("/", base_url=current_app.config["BASE_URL"]):
+            member_page = url_for("member.home", _external=True)
+            return self.card_update_url(pledge, return_url=member_page, external=True)
 
     def forget_customer(self, customer_id: str) -> None:
         pass
 
     def run_billing(self, now: datetime | None = None) -> int:
         """What Stripe does each day, for demo pledges: pauses that are over resume, canceled
-        pledges end when their paid period does, and charges that are due are paid. Returns
-        how many payments were made; running it again the same day makes none."""
+        pledges end when their paid period does, a failed payment still unpaid after its
+        retries ends the pledge, and charges that are due are paid. Returns how many payments
+        were made; running it again the same day makes none."""
         now = now or utcnow()
         paid = 0
         due = db.session.scalars(
@@ -185,6 +196,10 @@ class DemoGateway:
             if pledge.ends_at and pledge.ends_at <= now:
                 pledges.move(pledge, PledgeStatus.CANCELED, now)
                 continue
+            if pledge.status == PledgeStatus.PAST_DUE and self._retries_over(pledge, now):
+                payment_problems.give_up(pledge, now)
+                pledges.move(pledge, PledgeStatus.CANCELED, now)
+                continue
             while (
                 pledge.status == PledgeStatus.ACTIVE
                 and pledge.next_charge_at is not None
@@ -200,6 +215,14 @@ class DemoGateway:
                 pledge.next_charge_at = add_months(pledge.next_charge_at, 1)
                 paid += 1
         return paid
+
+    @staticmethod
+    def _retries_over(pledge: Pledge, now: datetime) -> bool:
+        unpaid = payment_problems.open_for(pledge.supporter)
+        return any(
+            problem.pledge_id == pledge.id and problem.occurred_at + RETRIES_FOR <= now
+            for problem in unpaid
+        )
 
     def refund(self, contribution: Contribution, amount: int | None = None) -> None:
         """What Stripe's `charge.refunded` does: all of it, or `amount` more, goes back."""

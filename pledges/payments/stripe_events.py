@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from pledges.extensions import db
 from pledges.models import Case, Pledge, PledgeStatus, StripeEvent, Supporter
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.services import ledger, mail_outbox, payment_problems, pledges, reminders
+from pledges.services import ledger, payment_problems, pledges, reminders
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,7 @@ def sync_subscription(pledge: Pledge, gateway: StripeGateway, subscription_id: s
     if subscription.get("pause_collection") and status != PledgeStatus.CANCELED:
         status = PledgeStatus.PAUSED
     if status == PledgeStatus.CANCELED and pledge.status == PledgeStatus.PAST_DUE:
-        # Stripe gave up retrying: say so once, with the way back.
-        mail_outbox.enqueue(
-            "pledge-ended",
-            recipient=pledge.supporter.email,
-            dedupe_key=f"pledge-ended:{pledge.id}",
-            context={"pledge_id": pledge.id},
-        )
-        payment_problems.resolve_for(pledge, now)
+        payment_problems.give_up(pledge, now)  # Stripe stopped retrying
     if status is not None:
         pledges.move(pledge, status, now)
     items = (subscription.get("items") or {}).get("data") or []

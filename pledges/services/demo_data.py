@@ -19,8 +19,15 @@ from pledges.models import (
     PledgeStatus,
 )
 from pledges.models.types import utcnow
-from pledges.payments.demo_gateway import add_months, demo_fee
-from pledges.services import ledger, organizers, pledges, supporters
+from pledges.payments.demo_gateway import DemoGateway, add_months, demo_fee
+from pledges.services import (
+    ledger,
+    organizers,
+    payment_problems,
+    pledges,
+    reminders,
+    supporters,
+)
 
 CASES = [
     {
@@ -85,6 +92,14 @@ SUPPORTERS = [
     ("dan.demo@example.org", 8_00, None, 5),
 ]
 
+#: (email, monthly amount, months paid, what went wrong with the last renewal, days ago): so
+#: the demo's mailbox shows what a fund sends when a payment does not go through. The one
+#: that failed long ago is ended by demo billing, like Stripe after its retries.
+TROUBLED = [
+    ("erin.demo@example.org", 12_00, 3, "failed", 1),
+    ("fay.demo@example.org", 20_00, 2, "action_required", 0),
+    ("gus.demo@example.org", 6_00, 4, "failed", 9),
+]
 
 #: The demo's admin. In development with demo payments its current code is shown on the sign-in
 #: page, so the demo needs no phone; anywhere else it is an ordinary account.
@@ -124,33 +139,15 @@ def load(now: datetime | None = None) -> DemoReport:
             report.cases_created += 1
         cases[spec["slug"]] = case
     for email, amount, slug, months in SUPPORTERS:
-        if supporters.find_by_email(email) is not None:
-            continue
-        supporter = supporters.find_or_create(email)
-        report.supporters_created += 1
-        started = now - timedelta(days=30 * months - 2)
-        pledge = Pledge(
-            supporter=supporter,
-            amount=amount,
-            currency=currency,
-            provider="demo",
-            provider_subscription_id=f"demo_sub_seed_{supporter.email_index[:12]}",
-            status=PledgeStatus.ACTIVE,
-            case=cases[slug] if slug else None,
-            created_at=started,
-            activated_at=started,
-        )
-        db.session.add(pledge)
-        for month in range(months):
-            pledges.record_payment(
-                pledge,
-                payment_id=f"demo_in_seed_{supporter.email_index[:12]}_{month}",
-                gross=amount,
-                fee=demo_fee(amount),
-                paid_at=add_months(started, month),
+        if supporters.find_by_email(email) is None:
+            _paying_supporter(email, amount, cases[slug] if slug else None, months, now, report)
+    for email, amount, months, trouble, days_ago in TROUBLED:
+        if supporters.find_by_email(email) is None:
+            pledge = _paying_supporter(email, amount, None, months, now, report)
+            db.session.flush()
+            DemoGateway(current_app.config["SECRET_KEY"]).fail_charge(
+                pledge, now - timedelta(days=days_ago), action=trouble == "action_required"
             )
-            report.contributions_created += 1
-        pledge.next_charge_at = add_months(started, months)
     db.session.flush()
     for slug, title, body, days_ago in UPDATES:
         if not cases[slug].updates:
@@ -181,4 +178,49 @@ def load(now: datetime | None = None) -> DemoReport:
         )
         report.organizers_created += 1
     db.session.flush()
+    _fill_the_mailbox(now)
     return report
+
+
+def _paying_supporter(
+    email: str, amount: int, case: Case | None, months: int, now: datetime, report: DemoReport
+) -> Pledge:
+    supporter = supporters.find_or_create(email)
+    report.supporters_created += 1
+    started = now - timedelta(days=30 * months - 2)
+    pledge = Pledge(
+        supporter=supporter,
+        amount=amount,
+        currency=current_app.config["FUND_CURRENCY"],
+        provider="demo",
+        provider_subscription_id=f"demo_sub_seed_{supporter.email_index[:12]}",
+        status=PledgeStatus.ACTIVE,
+        case=case,
+        created_at=started,
+        activated_at=started,
+    )
+    db.session.add(pledge)
+    for month in range(months):
+        pledges.record_payment(
+            pledge,
+            payment_id=f"demo_in_seed_{supporter.email_index[:12]}_{month}",
+            gross=amount,
+            fee=demo_fee(amount),
+            paid_at=add_months(started, month),
+        )
+        report.contributions_created += 1
+    pledge.next_charge_at = add_months(started, months)
+    return pledge
+
+
+def _fill_the_mailbox(now: datetime) -> None:
+    """What the reminders look like, without waiting for their day: last month's digest for
+    everyone who gave, and a card that expires next month. The keys are the real ones, so
+    nothing comes twice when their day does come."""
+    reminders.queue_digests(reminders.previous_month(now.date()))
+    demo = supporters.find_by_email(SUPPORTERS[0][0])
+    following = reminders.next_month(now.date())
+    if demo is not None and demo.card_exp_year is None:
+        payment_problems.remember_card(
+            demo, brand="visa", last4="4242", month=following.month, year=following.year
+        )

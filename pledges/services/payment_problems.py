@@ -59,6 +59,18 @@ def queue_dunning(problem: PaymentProblem, day: int) -> bool:
     return row is not None
 
 
+def give_up(pledge: Pledge, at: datetime) -> None:
+    """The provider stopped retrying a failed payment and ended the subscription: say so
+    once, with the way back, and close what was still unpaid."""
+    mail_outbox.enqueue(
+        "pledge-ended",
+        recipient=pledge.supporter.email,
+        dedupe_key=f"pledge-ended:{pledge.id}",
+        context={"pledge_id": pledge.id},
+    )
+    resolve_for(pledge, at)
+
+
 def resolve(invoice_id: str, at: datetime) -> None:
     db.session.execute(
         update(PaymentProblem)

@@ -64,7 +64,7 @@ def queue_due(now: datetime | None = None) -> ReminderReport:
     report.dunning = _queue_dunning(now)
     report.card_expiring = _queue_card_expiring(now)
     if now.day <= DIGEST_DAYS:
-        report.digests = queue_digests(_previous_month(now.date()))
+        report.digests = queue_digests(previous_month(now.date()))
     return report
 
 
@@ -72,7 +72,7 @@ def queue_due(now: datetime | None = None) -> ReminderReport:
 DIGEST_DAYS = 7
 
 
-def _previous_month(day: date) -> date:
+def previous_month(day: date) -> date:
     return date(day.year - (day.month == 1), (day.month - 2) % 12 + 1, 1)
 
 
@@ -107,7 +107,7 @@ def queue_digests(month: date) -> int:
 
 def _queue_card_expiring(now: datetime) -> int:
     """In the month before the saved card expires, for supporters with a live pledge."""
-    following = _next_month(now.date())
+    following = next_month(now.date())
     expiring = select(Supporter).where(
         Supporter.card_exp_year == following.year,
         Supporter.card_exp_month == following.month,
@@ -130,7 +130,7 @@ def _queue_card_expiring(now: datetime) -> int:
     return queued
 
 
-def _next_month(day: date) -> date:
+def next_month(day: date) -> date:
     return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
