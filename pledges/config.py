@@ -2,12 +2,19 @@
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 DEFAULT_SECRETS = {"", "dev", "change-me", "changeme", "secret"}
+
+#: An origin as CSP's frame-ancestors names one: scheme, host (its first label may be `*`, for
+#: every subdomain) and an optional port; no path, no bare `*`, no keyword like 'self'.
+EMBED_ORIGIN = re.compile(
+    r"https?://(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?"
+)
 
 
 class ConfigError(RuntimeError):
@@ -18,6 +25,28 @@ def _flag(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def embed_origins(value: str | None) -> list[str]:
+    """The origins listed in EMBED_ALLOWED_ORIGINS (commas or spaces between them), lower-cased
+    and without the trailing slash an address bar adds. `check` refuses any that is not one."""
+    return [
+        origin.lower().removesuffix("/") for origin in re.split(r"[\s,]+", value or "") if origin
+    ]
+
+
+def _is_embed_origin(origin: object) -> bool:
+    if not isinstance(origin, str) or not EMBED_ORIGIN.fullmatch(origin):
+        return False
+    port = origin.split(":")[2] if origin.count(":") == 2 else "443"
+    return 0 < int(port) < 65536
+
+
+def _minor_units(environ: Mapping[str, str], name: str) -> int:
+    value = environ.get(name, "").strip() or "0"
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number of minor units (cents), not {value!r}")
+    return int(value)
 
 
 def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
@@ -47,6 +76,10 @@ def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str
         "DEV_MAILDIR": environ.get("DEV_MAILDIR", str(Path(instance_path) / "mail")),
         "FUND_NAME": environ.get("FUND_NAME", "Solidarity Fund"),
         "FUND_CURRENCY": environ.get("FUND_CURRENCY", "EUR").upper(),
+        #: What the fund hopes active pledges bring each month, in minor units; 0: no goal shown.
+        "FUND_MONTHLY_GOAL": _minor_units(environ, "FUND_MONTHLY_GOAL"),
+        #: The sites that may show the pledge widget (/embed/pledge) in a frame; none by default.
+        "EMBED_ALLOWED_ORIGINS": embed_origins(environ.get("EMBED_ALLOWED_ORIGINS")),
         #: How many days before a renewal its reminder goes out.
         "REMINDER_DAYS": int(environ.get("REMINDER_DAYS", "3")),
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
@@ -77,7 +110,6 @@ def derived_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         # The token is bound to the session; an hour's limit only loses what a supporter typed
         # into a tab left open.
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAIL_SUPPRESS_SEND": False,
     }
 
 
@@ -135,6 +167,14 @@ def check(config: Mapping[str, Any]) -> None:
             problems.append("PAYMENTS=stripe needs STRIPE_WEBHOOK_SECRET (webhooks fail closed)")
     if not config["BASE_URL"]:
         problems.append("BASE_URL must be set (sign-in links are built from it)")
+    problems += [
+        f"EMBED_ALLOWED_ORIGINS: {origin!r} is not an origin (scheme://host[:port], "
+        "e.g. https://fund.example.org)"
+        for origin in config["EMBED_ALLOWED_ORIGINS"]
+        if not _is_embed_origin(origin)
+    ]
+    if not isinstance(config["FUND_MONTHLY_GOAL"], int) or config["FUND_MONTHLY_GOAL"] < 0:
+        problems.append("FUND_MONTHLY_GOAL must be a whole number of minor units, 0 for none")
     if env == "production":
         if payments == "demo":
             problems.append("the demo payment gateway cannot run in production")

@@ -5,6 +5,7 @@ from flask import Flask
 from pledges.web import (
     auth,
     demo,
+    embed,
     member,
     organizer,
     pledge,
@@ -27,3 +28,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(demo.bp)
+    app.register_blueprint(embed.bp)

@@ -36,6 +36,7 @@ ACCESS = {
     "public.index": "public",
     "public.case": "public",
     "public.healthz": "public",
+    "embed.pledge": "public",
     "unsubscribe.confirm": "public",
     "unsubscribe.unsubscribe_now": "public",
     "pledge.new": "public",

@@ -1,0 +1,43 @@
+"""The pledge widget: a small page a fund shows in a frame on its own site.
+
+Only aggregates, no script, no cookie and no per-visitor token, so a shared cache may keep it
+for a few minutes; only the origins in EMBED_ALLOWED_ORIGINS may frame it.
+"""
+
+from flask import Blueprint, Response, current_app, make_response, render_template, request
+
+from pledges.extensions import login_manager
+from pledges.services import fund
+from pledges.web import security
+from pledges.web.rendering import absolute_url
+
+bp = Blueprint("embed", __name__, url_prefix="/embed")
+
+THEMES = ("light", "dark")
+
+
+@bp.before_request
+def as_a_stranger() -> None:
+    """Whoever looks at the fund's site is nobody to the widget: their session is never read,
+    so it is never refreshed and no cookie goes back to them."""
+    # Flask-Login loads the visitor for every template (current_user) and for the locale; this
+    # is the anonymous visitor it would find without a session.
+    login_manager._update_request_context_with_user()
+
+
+@bp.get("/pledge")
+def pledge() -> Response:
+    theme = request.args.get("theme")
+    security.allow_framing(current_app.config["EMBED_ALLOWED_ORIGINS"])
+    response = make_response(
+        render_template(
+            "embed/pledge.html",
+            summary=fund.summary(),
+            goal=current_app.config["FUND_MONTHLY_GOAL"],
+            theme=theme if theme in THEMES else "light",
+            pledge_url=absolute_url("pledge.new"),
+        )
+    )
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Vary"] = "Accept-Language"
+    return response
