@@ -12,13 +12,15 @@ from wtforms import (
     HiddenField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from pledges.forms import email_field
-from pledges.models import Case, OrganizerRole
+from pledges.models import SCOPES, Case, OrganizerRole
 from pledges.money import to_major, to_minor
 
 #: The largest single amount an organizer may type: a typo guard, not a policy.
@@ -164,4 +166,38 @@ class InviteForm(FlaskForm):
             SelectChoice(OrganizerRole.ADMIN.value, _l("Admin: also organizers and the audit log")),
         ],
         default=OrganizerRole.ORGANIZER.value,
+    )
+
+
+#: What each API scope lets a script do, in the words the admin chooses by.
+SCOPE_LABELS = {
+    "cases:write": _l("Cases: create and change cases, post updates"),
+    "disbursements:write": _l("Money paid out: record payments"),
+    "exports:read": _l("Exports: read the fund's exports"),
+}
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Say what the token is for.")), Length(max=80)],
+    )
+    scopes = SelectMultipleField(
+        _l("What it may do"),
+        choices=[SelectChoice(scope, SCOPE_LABELS[scope]) for scope in SCOPES],
+        validators=[DataRequired(_l("Choose at least one thing the token may do."))],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    #: Days; a year at most, so that a forgotten script does not hold a key for ever.
+    lifetime = SelectField(
+        _l("Valid for"),
+        choices=[
+            SelectChoice(30, _l("30 days")),
+            SelectChoice(90, _l("90 days")),
+            SelectChoice(365, _l("365 days")),
+        ],
+        coerce=int,
+        default=90,
     )

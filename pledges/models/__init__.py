@@ -1,5 +1,6 @@
 """The models, one module per aggregate; importing this package registers them all."""
 
+from pledges.models.api_token import SCOPES, ApiToken, IdempotentRequest
 from pledges.models.audit import AuditEntry
 from pledges.models.case import Case, CaseStatus
 from pledges.models.case_update import CaseUpdate
@@ -16,6 +17,9 @@ from pledges.models.supporter import Supporter
 from pledges.models.supporter_session import SupporterSession
 
 __all__ = [
+    "SCOPES",
+    "ApiToken",
+    "IdempotentRequest",
     "ALLOWED_TRANSITIONS",
     "Allocation",
     "AuditEntry",

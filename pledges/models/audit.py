@@ -22,5 +22,8 @@ class AuditEntry(db.Model):
     subject: Mapped[str] = mapped_column(String(80), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: Set when the action came through the API, with this token of the organizer's. No
+    #: foreign key: the append-only table is altered in place, never rebuilt.
+    api_token_id: Mapped[int | None]
 
     organizer: Mapped["Organizer | None"] = relationship()  # noqa: F821

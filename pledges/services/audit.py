@@ -1,6 +1,7 @@
 """The audit log: who did what, written in the same transaction as the action itself, so an
 action and its entry are both kept or both lost."""
 
+from flask import g, has_app_context
 from sqlalchemy import select
 
 from pledges.extensions import db
@@ -15,6 +16,8 @@ def record(action: str, subject: object = None, detail: str = "", *, by: Organiz
     db.session.add(
         AuditEntry(
             organizer_id=by.id if by else None,
+            # The API names its token for the request (pledges.web.api.auth); pages have none.
+            api_token_id=g.get("api_token_id") if has_app_context() else None,
             action=action,
             subject=_name(subject),
             detail=detail[:500],

@@ -3,6 +3,7 @@
 from flask import Flask
 
 from pledges.web import (
+    api,
     auth,
     demo,
     embed,
@@ -29,3 +30,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(demo.bp)
     app.register_blueprint(embed.bp)
+    api.init_app(app)

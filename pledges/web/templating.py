@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from pledges.money import format_money, to_major
+from pledges.web.api import problems
 
 
 def current_locale() -> str:
@@ -30,7 +31,9 @@ def _formatted_day(day: date, format: str, locale: str) -> str:  # noqa: A002
 
 def render_error(error: HTTPException) -> Response:
     """An error page. For an htmx request it replaces the whole page, not the fragment that
-    asked (a form would otherwise show a page inside itself)."""
+    asked (a form would otherwise show a page inside itself). The API answers in JSON."""
+    if request.path.startswith("/api/"):
+        return problems.from_http_error(error)
     messages = {
         403: (_("Not for you"), _("Only the fund's admins can open this page.")),
         404: (_("Not found"), _("There is nothing at this address.")),

@@ -11,7 +11,7 @@ an email address (only an admin does, in the contributions export and on the tea
 """
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import AuditEntry, Organizer, Pledge, Supporter
-from pledges.services import auth_tokens, cases, disbursements
+from pledges.services import api_tokens, auth_tokens, cases, disbursements
 from pledges.web.organizer import access
 from tests.factories import (
     make_case,
@@ -99,7 +99,20 @@ ACCESS = {
     "organizer.remove": "admin",
     "organizer.reset_second_factor": "admin",
     "organizer.audit_log": "admin",
+    "organizer.api_token_list": "admin",
+    "organizer.create_api_token": "admin",
+    "organizer.revoke_api_token_form": "admin",
+    "organizer.revoke_api_token": "admin",
     "webhooks.stripe_webhook": "webhook",
+    "api.fund": "public",
+    "api.cases": "public",
+    "api.case": "public",
+    "api.openapi": "public",
+    "api.create_case": "api-token",
+    "api.edit_case": "api-token",
+    "api.post_update": "api-token",
+    "api.record_disbursement": "api-token",
+    "api.export": "api-token",
     "demo.checkout": "dev-only",
     "demo.pay": "dev-only",
     "demo.card": "dev-only",
@@ -169,6 +182,10 @@ def sent_to_second_factor(response) -> bool:
     return response.status_code == 303 and _path(response) == "/organizer/second-factor"
 
 
+def needs_a_token(response) -> bool:
+    return response.status_code == 401
+
+
 def forbidden(response) -> bool:
     return response.status_code == 403
 
@@ -224,6 +241,9 @@ EXPECTED = {
     ),
     # Only a signed request from Stripe gets in (with demo payments, nobody: 404).
     "webhook": (refused,) * 6,
+    # The organizer API opens to a bearer token only: a signed-in session, even an admin's, is
+    # no way in (the API takes no CSRF token, so a cookie must not be enough).
+    "api-token": (needs_a_token,) * 6,
     # Stand-ins for Stripe and a mail server, in development only (see the test at the end).
     "dev-only": (answered,) * 6,
 }
@@ -268,6 +288,7 @@ class World:
     organizer_ids: dict[str, int]  # "organizer", "admin", "organizer without TOTP", "invitee"
     organizer_emails: dict[str, str]
     targets: dict[str, Targets]  # "organizer", "admin"
+    api_token_id: int  # the admin's
 
 
 def _seed(app) -> World:
@@ -297,6 +318,10 @@ def _seed(app) -> World:
             ).disbursement
             db.session.commit()
             targets[role] = Targets(case.id, update.id, paid.id)
+        api_token = api_tokens.issue(
+            "Matrix script", ["exports:read"], timedelta(days=30), by=staff["admin"]
+        ).token
+        db.session.commit()
         return World(
             public_slug=public.slug,
             supporter_ids=(ada.id, ben.id),
@@ -306,6 +331,7 @@ def _seed(app) -> World:
             organizer_ids={name: person.id for name, person in staff.items()},
             organizer_emails={name: person.email for name, person in staff.items()},
             targets=targets,
+            api_token_id=api_token.id,
         )
 
 
@@ -350,6 +376,11 @@ def _requests(app, world: World, targets: Targets) -> list[tuple[str, str, str, 
         },
         "organizer.reverse": {"paid_on": today, "note": "Recorded twice"},
         "organizer.invite": {"email": "new.matrix@example.org", "name": "New", "role": "organizer"},
+        "organizer.create_api_token": {
+            "name": "Matrix",
+            "scopes": "exports:read",
+            "lifetime": "30",
+        },
     }
     queries = {
         "organizer.pool": {"case": targets.case_id, "amount": "1.00", "paid_on": today},
@@ -361,6 +392,7 @@ def _requests(app, world: World, targets: Targets) -> list[tuple[str, str, str, 
         "update_id": targets.update_id,
         "disbursement_id": targets.disbursement_id,
         "organizer_id": world.organizer_ids["invitee"],
+        "api_token_id": world.api_token_id,
         "pledge_id": world.pledge_ids[0],
         "contribution_id": world.contribution_id,
         "year": 2026,
@@ -526,7 +558,9 @@ def test_outsiders_cannot_tell_which_ids_exist(app):
     world = _seed(app)
     clients = _visitors(app, world)
     nowhere = Targets(case_id=999_999, update_id=999_999, disbursement_id=999_999)
-    world = replace(world, organizer_ids={**world.organizer_ids, "invitee": 999_999})
+    world = replace(
+        world, organizer_ids={**world.organizer_ids, "invitee": 999_999}, api_token_id=999_999
+    )
 
     problems = []
     for endpoint, method, url, form in _requests(app, world, nowhere):

@@ -15,6 +15,7 @@ def private(response: Response) -> Response:
 
 from pledges.web.organizer import (  # noqa: E402 - views attach themselves to bp
     access,
+    api_tokens,
     cases,
     dashboard,
     disbursements,
@@ -22,4 +23,4 @@ from pledges.web.organizer import (  # noqa: E402 - views attach themselves to b
     team,
 )
 
-__all__ = ["access", "bp", "cases", "dashboard", "disbursements", "sign_in", "team"]
+__all__ = ["access", "api_tokens", "bp", "cases", "dashboard", "disbursements", "sign_in", "team"]
