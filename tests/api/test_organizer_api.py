@@ -25,7 +25,8 @@ def test_a_case_is_written_published_and_told_about(app, client, auth, smtp):
     assert created.status_code == 201
     case = created.json
     assert (case["status"], case["goal"], case["paid_out"]) == ("draft", 1800_00, 0)
-    assert created.headers["Location"].endswith(f"/api/v1/cases/{case['slug']}")
+    # Links come from BASE_URL, never from the Host header a client chose.
+    assert created.headers["Location"] == f"http://pledges.test/api/v1/cases/{case['slug']}"
     assert client.get(f"/api/v1/cases/{case['slug']}").status_code == 404  # a draft
 
     published = client.patch(f"/api/v1/cases/{case['slug']}", json={"status": "open",
@@ -35,6 +36,8 @@ def test_a_case_is_written_published_and_told_about(app, client, auth, smtp):
     assert client.get(f"/api/v1/cases/{case['slug']}").json["summary"].endswith("from May.")
     back = client.patch(f"/api/v1/cases/{case['slug']}", json={"status": "draft"}, headers=auth)
     assert back.status_code == 422  # a published case never returns to draft
+    blank = client.patch(f"/api/v1/cases/{case['slug']}", json={"title": "  "}, headers=auth)
+    assert blank.status_code == 422 and blank.json["errors"][0]["field"] == "title"
 
     with app.app_context():
         make_contribution(make_pledge(make_supporter("giver@example.org"),
@@ -152,6 +155,8 @@ def test_a_disbursement_through_the_ledger_once(app, client, auth):
     )
     assert client.get("/api/v1/exports/disbursements",
                       headers={**auth, "Accept": "image/png"}).status_code == 406  # fmt: skip
+    plain = client.get("/api/v1/exports/disbursements", headers=auth)  # no Accept at all
+    assert plain.content_type.startswith("text/csv")
     with app.app_context():
         exports = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export"))
-        assert [entry.detail for entry in exports] == ["through the API"] * 2
+        assert [entry.detail for entry in exports] == ["through the API"] * 3

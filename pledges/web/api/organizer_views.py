@@ -5,7 +5,7 @@ import json
 from collections.abc import Iterator
 from datetime import date
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 from sqlalchemy import select
 
 from pledges.extensions import db
@@ -16,6 +16,7 @@ from pledges.web.api import shapes
 from pledges.web.api.auth import acting, idempotent, requires
 from pledges.web.api.problems import Problem
 from pledges.web.api.validation import Fields, json_body
+from pledges.web.rendering import absolute_url
 
 CASE_FIELDS = ("title", "summary", "story", "goal", "pseudonym")
 #: Where a case can be moved by PATCH; it starts as a draft.
@@ -31,8 +32,9 @@ def _case(slug: str) -> Case:
 
 def _case_text(fields: Fields, current: Case | None = None) -> cases.CaseText:
     creating = current is None
-    title = fields.text("title", max_length=200, required=creating)
-    summary = fields.text("summary", max_length=500, required=creating)
+    # Needed to create a case; never blank, when changed.
+    title = fields.text("title", max_length=200, required=creating or fields.has("title"))
+    summary = fields.text("summary", max_length=500, required=creating or fields.has("summary"))
     story = fields.text("story", max_length=20_000)
     goal = fields.amount("goal", maximum=MAX_MINOR, nullable=True)
     pseudonym = fields.text("pseudonym", max_length=120, nullable=True)
@@ -133,7 +135,12 @@ EXPORT_TYPES = ("text/csv", "application/json")
 def export(kind: str) -> Response:
     if kind not in exports.KINDS:
         raise Problem(404, "No such export", f"Exports are {', '.join(exports.KINDS)}.")
-    chosen = request.accept_mimetypes.best_match(EXPORT_TYPES)
+    # No Accept header means anything will do: the CSV, as the pages give it.
+    chosen = (
+        request.accept_mimetypes.best_match(EXPORT_TYPES)
+        if request.accept_mimetypes
+        else "text/csv"
+    )
     if chosen is None:
         raise Problem(406, "Not acceptable", "Ask for text/csv or application/json.")
     audit.record("export", kind, "through the API", by=acting())
@@ -159,7 +166,7 @@ def _json_lines(records: Iterator[list[object]]) -> Iterator[str]:
 
 
 def _location(case: Case) -> str:
-    return url_for("api.case", slug=case.slug, _external=True)
+    return absolute_url("api.case", slug=case.slug)
 
 
 def register(bp: Blueprint) -> None:

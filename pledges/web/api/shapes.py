@@ -1,11 +1,10 @@
 """How cases and updates look in JSON: amounts in minor units of `currency`, times in UTC
 (ISO 8601), Markdown as written and as the sanitized HTML the site shows."""
 
-from flask import url_for
-
 from pledges.markdown import render_markdown
 from pledges.models import Case, CaseUpdate
 from pledges.services import public_figures
+from pledges.web.rendering import absolute_url
 
 
 def update(item: CaseUpdate) -> dict[str, object]:
@@ -33,7 +32,7 @@ def case(
         "goal": item.goal,
         "paid_out": paid_out,
         "supporting_pledges": public_figures.supporting(item),
-        "url": url_for("public.case", slug=item.slug, _external=True),
+        "url": absolute_url("public.case", slug=item.slug),
         "updates": [update(each) for each in item.updates],
     }
     if for_organizers:
