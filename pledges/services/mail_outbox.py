@@ -213,11 +213,11 @@ def _deliver_one(
             report.sent += 1
         # The message is not kept, and now neither is where it went: the key, the kind and
         # the Message-ID prove what was sent.
-        db.session.execute(
-            update(OutboxEmail)
+        # On the connection, past the ORM's bulk-update machinery: this runs once per email.
+        db.session.connection().execute(
+            update(OutboxEmail.__table__)
             .where(OutboxEmail.id == row.id)
             .values(recipient=None, attempts=OutboxEmail.attempts + 1, **outcome)
-            .execution_options(synchronize_session=False)
         )
         db.session.commit()
     except Exception as error:  # noqa: BLE001 - any failure is retried later

@@ -7,7 +7,7 @@ for a few minutes; only the origins in EMBED_ALLOWED_ORIGINS may frame it.
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 
 from pledges.extensions import login_manager
-from pledges.services import fund
+from pledges.services import fund, public_figures
 from pledges.web import security
 from pledges.web.rendering import absolute_url
 
@@ -32,7 +32,9 @@ def pledge() -> Response:
     response = make_response(
         render_template(
             "embed/pledge.html",
-            summary=fund.summary(),
+            summary=(summary := fund.summary()),
+            # Shown on other people's sites: a count that could point at someone is not given.
+            supporters=public_figures.count(summary.supporters),
             goal=current_app.config["FUND_MONTHLY_GOAL"],
             theme=theme if theme in THEMES else "light",
             pledge_url=absolute_url("pledge.new"),

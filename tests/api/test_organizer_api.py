@@ -160,3 +160,17 @@ def test_a_disbursement_through_the_ledger_once(app, client, auth):
     with app.app_context():
         exports = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export"))
         assert [entry.detail for entry in exports] == ["through the API"] * 3
+
+
+def test_hostile_text_is_refused_cleanly_on_every_database(app, client, auth):
+    lone_surrogate = client.post("/api/v1/cases", headers=auth, content_type="application/json",
+                                 data='{"title": "a\\ud800b", "summary": "x"}')  # fmt: skip
+    assert lone_surrogate.status_code == 422
+    assert lone_surrogate.json["errors"][0]["field"] == "title"
+    nul = client.post("/api/v1/cases", json={"title": "a\x00b", "summary": "x"}, headers=auth)
+    assert nul.status_code == 201 and nul.json["title"] == "a\ufffdb"
+    assert client.get("/api/v1/cases/a%00b").status_code == 404
+    assert client.patch("/api/v1/cases/a%00b", json={}, headers=auth).status_code == 404
+    bad_key = client.post("/api/v1/cases", json={"title": "t", "summary": "s"},
+                          headers={**auth, "Idempotency-Key": "k\x01"})  # fmt: skip
+    assert bad_key.status_code == 400

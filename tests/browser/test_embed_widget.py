@@ -111,7 +111,7 @@ def test_the_fund_site_shows_the_widget_and_its_button_opens_the_form(
         widget = page.frame_locator("iframe")
         expect(widget.get_by_text("Test Solidarity Fund")).to_be_visible()
         expect(widget.locator(".widget-total")).to_have_text("€65.50 pledged every month")
-        expect(widget.get_by_text("by 2 supporters")).to_be_visible()
+        expect(widget.get_by_text("by fewer than 3 supporters")).to_be_visible()
         expect(widget.get_by_label("Monthly goal: €100.00")).to_have_attribute("value", "6550")
         button = widget.get_by_role("link", name="Pledge monthly (opens in a new tab)")
         expect(button).to_be_visible()

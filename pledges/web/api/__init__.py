@@ -20,6 +20,12 @@ def problem(error: Problem) -> Response:
     return response(error, headers)
 
 
+@bp.errorhandler(500)
+def crashed(error: Exception) -> Response:
+    db.session.rollback()
+    return response(Problem(500, "Internal Server Error", "Nothing was saved. Try again later."))
+
+
 @bp.after_request
 def no_sniffing(answer: Response) -> Response:
     answer.headers.setdefault("Cache-Control", "no-store")

@@ -58,8 +58,8 @@ def idempotent(view: Callable[..., tuple[dict, int, str | None]]) -> Callable[..
     def once(*args: object, **kwargs: object) -> Response:
         token: ApiToken = g.api_token
         key = request.headers.get("Idempotency-Key")
-        if key is not None and not 0 < len(key) <= 255:
-            raise Problem(400, "Bad Idempotency-Key", "Use 1 to 255 characters.")
+        if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+            raise Problem(400, "Bad Idempotency-Key", "Use 1 to 255 printable characters.")
         fingerprint = hashlib.sha256(
             f"{request.method} {request.path}\n".encode() + request.get_data()
         ).hexdigest()
@@ -87,8 +87,9 @@ def idempotent(view: Callable[..., tuple[dict, int, str | None]]) -> Callable[..
         except IntegrityError as error:
             db.session.rollback()
             raise Problem(
-                409, "Request in progress",
-                "A request with this Idempotency-Key is being made; send it again shortly.",
+                409, "Conflict",
+                "A request with this Idempotency-Key is being made; send it again shortly."
+                if key is not None else "Another request changed the same thing; send it again.",
             ) from error  # fmt: skip
         return _answer(body, status, location)
 

@@ -38,7 +38,7 @@ _IDEMPOTENCY = {
     "in": "header",
     "required": False,
     "description": "Send the same key to repeat a request safely: it is carried out once.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
 }
 
 
@@ -82,7 +82,8 @@ def spec() -> dict:
             "version": "1",
             "description": "Public figures of the fund for anyone; cases, outcome updates, "
             "payments and exports for organizers' scripts with a token. Amounts are integers "
-            "in minor units; times are UTC. Errors are problem details (RFC 9457).",
+            "in minor units, except in the exports, which give major units like their CSV; "
+            "times are UTC. Errors are problem details (RFC 9457).",
         },
         "servers": [{"url": "/api/v1"}],
         "components": {

@@ -24,7 +24,7 @@ STATUSES = (CaseStatus.OPEN, CaseStatus.FUNDED, CaseStatus.CLOSED)
 
 
 def _case(slug: str) -> Case:
-    found = db.session.scalar(select(Case).where(Case.slug == slug))
+    found = db.session.scalar(select(Case).where(Case.slug == slug)) if slug.isprintable() else None
     if found is None:
         raise Problem(404, "No such case", f"No case is called {slug!r}.")
     return found

@@ -27,7 +27,7 @@ def cases_view() -> Response:
 
 
 def case_view(slug: str) -> Response:
-    case = fund.public_case(slug)
+    case = fund.public_case(slug) if slug.isprintable() else None  # no NUL reaches the database
     if case is None:
         raise Problem(404, "No such case", f"No published case is called {slug!r}.")
     return _public(shapes.case(case))

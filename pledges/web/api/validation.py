@@ -17,6 +17,14 @@ def json_body() -> dict[str, Any]:
     return body
 
 
+def _is_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Fields:
     """Collects the fields of a body and what is wrong with them, then raises once."""
 
@@ -41,7 +49,9 @@ class Fields:
             return None
         # No database stores a NUL in text; it is shown as what it is, a character that was lost.
         value = value.replace("\x00", "\ufffd").strip()
-        if required and not value:
+        if not _is_unicode(value):
+            self.errors[name] = "Must be valid Unicode text (a lone surrogate is not)."
+        elif required and not value:
             self.errors[name] = "Must not be empty."
         elif len(value) > max_length:
             self.errors[name] = f"At most {max_length} characters."
