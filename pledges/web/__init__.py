@@ -7,6 +7,7 @@ from pledges.web import (
     auth,
     demo,
     embed,
+    flyer,
     member,
     organizer,
     pledge,
@@ -30,4 +31,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(demo.bp)
     app.register_blueprint(embed.bp)
+    app.register_blueprint(flyer.bp)
     api.init_app(app)

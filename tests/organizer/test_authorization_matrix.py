@@ -37,6 +37,8 @@ ACCESS = {
     "public.case": "public",
     "public.healthz": "public",
     "embed.pledge": "public",
+    "flyer.flyer": "public",
+    "flyer.with_note": "supporter",
     "unsubscribe.confirm": "public",
     "unsubscribe.unsubscribe_now": "public",
     "pledge.new": "public",

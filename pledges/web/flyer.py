@@ -1,0 +1,66 @@
+"""The flyer: one printable page about the fund, to pin on a notice board or hand out.
+
+Aggregates and the open cases only, never a person. A signed-in supporter may add their own
+short note; it is posted (so it stays out of URLs, history and access logs), printed once and
+never stored. A `note` in the address is ignored, for everyone: a link cannot put words on the
+fund's flyer.
+"""
+
+import segno
+from flask import Blueprint, Response, make_response, render_template, request
+from flask_login import login_required
+from markupsafe import Markup
+
+from pledges.forms.flyer import NoteForm
+from pledges.services import fund
+from pledges.web.rendering import absolute_url, no_store
+
+bp = Blueprint("flyer", __name__)
+
+SIZES = ("a5", "a4")
+#: What fits on one A5 page beside the appeal and the code.
+MAX_CASES = 4
+
+
+@bp.get("/flyer")
+def flyer() -> Response:
+    return _flyer(NoteForm(formdata=None))
+
+
+@bp.post("/flyer")
+@login_required
+def with_note() -> Response:
+    form = NoteForm()
+    if not form.validate():
+        # The refused note comes back in its field to be shortened: kept by no cache either.
+        return no_store(_flyer(form, status=422))
+    return no_store(_flyer(NoteForm(formdata=None), note=form.note.data or None))
+
+
+def _flyer(form: NoteForm, *, note: str | None = None, status: int = 200) -> Response:
+    size = request.args.get("size")
+    summary = fund.summary()
+    pledge_url = absolute_url("pledge.new")
+    return make_response(
+        render_template(
+            "flyer/flyer.html",
+            summary=summary,
+            cases=summary.open_cases[:MAX_CASES],
+            more_cases=max(len(summary.open_cases) - MAX_CASES, 0),
+            size=size if size in SIZES else SIZES[0],
+            pledge_url=pledge_url,
+            qr_svg=qr_code(pledge_url),
+            note=note,
+            form=form,
+        ),
+        status,
+    )
+
+
+def qr_code(url: str) -> Markup:
+    """The code as inline SVG, drawn here: no third party learns who prints the flyer. segno
+    writes presentation attributes only (no `style=`), which the CSP allows."""
+    svg = segno.make(url, error="m").svg_inline(
+        scale=4, omitsize=True, dark="#000", light="#fff", title=url
+    )
+    return Markup(svg)  # noqa: S704 - segno's own markup; the URL comes from BASE_URL
