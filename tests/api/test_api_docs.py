@@ -5,16 +5,15 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from pledges.extensions import db
 from pledges.services import demo_data, exports
 from tests.api.conftest import issue_token
+from tests.live_server import serving
 from tests.smtp_sink import free_port
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
@@ -117,13 +116,9 @@ def config(config, port):
 
 @pytest.fixture
 def live_server(app, port):
-    """The app served over real HTTP on loopback, as curl would reach a fund's site."""
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app.config["BASE_URL"]
-    server.shutdown()
-    thread.join()
+    """The app over real HTTP on loopback, as curl would reach a fund's site."""
+    with serving(app, port) as base_url:
+        yield base_url
 
 
 def test_the_doc_has_a_shown_answer_for_each_curl_example():

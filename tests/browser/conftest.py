@@ -1,9 +1,7 @@
-import threading
-
 import pytest
 from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
+from tests.live_server import serving
 from tests.smtp_sink import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -16,27 +14,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture
-def port():
-    return free_port()
-
-
-@pytest.fixture
-def config(config, port):
-    return {**config, "BASE_URL": f"http://127.0.0.1:{port}"}
-
-
-@pytest.fixture
-def live_server(app, port):
-    """The app served over real HTTP on loopback, as gunicorn would serve it."""
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app.config["BASE_URL"]
-    server.shutdown()
-    thread.join()
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +40,23 @@ def recording_tab(browser, **options):  # noqa: ANN001, ANN003, ANN201
         ),
     )
     return tab
+
+
+@pytest.fixture
+def port():
+    return free_port()
+
+
+@pytest.fixture
+def config(config, port):
+    return {**config, "BASE_URL": f"http://127.0.0.1:{port}"}
+
+
+@pytest.fixture
+def live_server(app, port):
+    """The app over real HTTP on loopback, as gunicorn would serve it."""
+    with serving(app, port) as base_url:
+        yield base_url
 
 
 @pytest.fixture
