@@ -86,6 +86,8 @@ def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str
         # Said outright: Flask-Limiter otherwise keeps whatever an earlier app in the same
         # process set, and one app without limits would leave every later one without them.
         "RATELIMIT_ENABLED": True,
+        # A script told "429" is also told when to try again (Retry-After, X-RateLimit-*).
+        "RATELIMIT_HEADERS_ENABLED": True,
         "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES", "0")),
     }
 

@@ -72,3 +72,12 @@ def test_no_supporter_appears_anywhere(app, client):
               for path in ("/api/v1/fund", "/api/v1/cases", f"/api/v1/cases/{slug}")]  # fmt: skip
     assert not any("visible@example.org" in body or "Rosa" in body for body in bodies)
     assert '"supporting_pledges":"fewer than 3"' in bodies[1]
+
+
+def test_a_busy_client_is_told_when_to_come_back(client):
+    for _ in range(120):
+        assert client.get("/api/v1/fund").status_code == 200
+    refused = client.get("/api/v1/fund")
+    assert refused.status_code == 429
+    assert refused.content_type == "application/problem+json"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
