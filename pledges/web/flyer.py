@@ -6,12 +6,11 @@ never stored. A `note` in the address is ignored, for everyone: a link cannot pu
 fund's flyer.
 """
 
-import segno
 from flask import Blueprint, Response, make_response, render_template, request
 from flask_login import login_required
-from markupsafe import Markup
 
 from pledges.forms.flyer import NoteForm
+from pledges.qr import qr_svg
 from pledges.services import fund
 from pledges.web.rendering import absolute_url, no_store
 
@@ -49,18 +48,9 @@ def _flyer(form: NoteForm, *, note: str | None = None, status: int = 200) -> Res
             more_cases=max(len(summary.open_cases) - MAX_CASES, 0),
             size=size if size in SIZES else SIZES[0],
             pledge_url=pledge_url,
-            qr_svg=qr_code(pledge_url),
+            qr_svg=qr_svg(pledge_url, scale=4, title=pledge_url, sized=False),
             note=note,
             form=form,
         ),
         status,
     )
-
-
-def qr_code(url: str) -> Markup:
-    """The code as inline SVG, drawn here: no third party learns who prints the flyer. segno
-    writes presentation attributes only (no `style=`), which the CSP allows."""
-    svg = segno.make(url, error="m").svg_inline(
-        scale=4, omitsize=True, dark="#000", light="#fff", title=url
-    )
-    return Markup(svg)  # noqa: S704 - segno's own markup; the URL comes from BASE_URL
