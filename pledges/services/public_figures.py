@@ -4,6 +4,7 @@ not given as a number."""
 from datetime import date, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Disbursement
@@ -39,7 +40,12 @@ def fund_figures(now: datetime | None = None) -> dict[str, object]:
 
 def published_cases() -> list[Case]:
     return list(
-        db.session.scalars(select(Case).where(Case.status != CaseStatus.DRAFT).order_by(Case.id))
+        db.session.scalars(
+            select(Case)
+            .where(Case.status != CaseStatus.DRAFT)
+            .order_by(Case.id)
+            .options(selectinload(Case.updates))  # every case's updates in one more query
+        )
     )
 
 

@@ -60,10 +60,10 @@ def idempotent(view: Callable[..., tuple[dict, int, str | None]]) -> Callable[..
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
             raise Problem(400, "Bad Idempotency-Key", "Use 1 to 255 printable characters.")
-        fingerprint = hashlib.sha256(
-            f"{request.method} {request.path}\n".encode() + request.get_data()
-        ).hexdigest()
         if key is not None:
+            fingerprint = hashlib.sha256(
+                f"{request.method} {request.path}\n".encode() + request.get_data()
+            ).hexdigest()
             earlier = db.session.scalar(
                 select(IdempotentRequest).where(
                     IdempotentRequest.token_id == token.id, IdempotentRequest.key == key

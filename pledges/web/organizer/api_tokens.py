@@ -81,8 +81,7 @@ def revoke_api_token_form(api_token_id: int) -> str:
 @access.admin_only
 def revoke_api_token(api_token_id: int) -> Response:
     token = db.get_or_404(ApiToken, api_token_id)
-    if token.revoked_at is None:  # a second click changes nothing and says the same
-        api_tokens.revoke(token, by=access.current())
-        db.session.commit()
+    api_tokens.revoke(token, by=access.current())  # a second click changes nothing
+    db.session.commit()
     flash(_("The token “%(name)s” is revoked: the API refuses it from now on.", name=token.name))
     return redirect_to(url_for("organizer.api_token_list"))
