@@ -174,3 +174,11 @@ def test_hostile_text_is_refused_cleanly_on_every_database(app, client, auth):
     bad_key = client.post("/api/v1/cases", json={"title": "t", "summary": "s"},
                           headers={**auth, "Idempotency-Key": "k\x01"})  # fmt: skip
     assert bad_key.status_code == 400
+
+
+def test_space_is_what_the_document_calls_space(client, auth):
+    """The document's patterns are ECMA-262 regular expressions, where U+0085 is not a space."""
+    odd = client.post("/api/v1/cases", json={"title": "\u0085", "summary": "x"}, headers=auth)
+    assert odd.status_code == 201
+    blank = client.post("/api/v1/cases", json={"title": "\u3000 \t", "summary": "x"}, headers=auth)
+    assert blank.status_code == 422
