@@ -5,12 +5,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from dotenv import load_dotenv
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pledges import config as settings
 from pledges.crypto import DataCipher
 from pledges.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from pledges.i18n import select_locale
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -69,24 +70,13 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     htmx.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    app.config.setdefault(
+        "BABEL_TRANSLATION_DIRECTORIES", os.path.join(PROJECT_ROOT, "translations")
+    )
+    babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
-
-
-def _select_locale() -> str:
-    from flask_login import current_user
-
-    if not has_request_context():  # the CLI and the mail worker choose their own locale
-        return app_default_locale()
-    if getattr(current_user, "is_authenticated", False):
-        return current_user.locale
-    return request.accept_languages.best_match(["en"]) or "en"
-
-
-def app_default_locale() -> str:
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def _make_gateway(app: Flask):  # noqa: ANN202

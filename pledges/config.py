@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pledges.i18n import LANGUAGES
+
 DEFAULT_SECRETS = {"", "dev", "change-me", "changeme", "secret"}
 
 #: An origin as CSP's frame-ancestors names one: scheme, host (its first label may be `*`, for
@@ -76,6 +78,8 @@ def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str
         "DEV_MAILDIR": environ.get("DEV_MAILDIR", str(Path(instance_path) / "mail")),
         "FUND_NAME": environ.get("FUND_NAME", "Solidarity Fund"),
         "FUND_CURRENCY": environ.get("FUND_CURRENCY", "EUR").upper(),
+        #: The fund's own language: for visitors whose browser asks for none we have.
+        "BABEL_DEFAULT_LOCALE": environ.get("FUND_LOCALE", "en").strip().lower(),
         #: What the fund hopes active pledges bring each month, in minor units; 0: no goal shown.
         "FUND_MONTHLY_GOAL": _minor_units(environ, "FUND_MONTHLY_GOAL"),
         #: The sites that may show the pledge widget (/embed/pledge) in a frame; none by default.
@@ -103,7 +107,6 @@ def derived_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": production,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "BABEL_DEFAULT_LOCALE": "en",
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
         # Our pages send no Referer (Referrer-Policy: no-referrer), so Flask-WTF's HTTPS check
         # that the Referer names our host would refuse every form. The token, bound to the
@@ -175,6 +178,8 @@ def check(config: Mapping[str, Any]) -> None:
         for origin in config["EMBED_ALLOWED_ORIGINS"]
         if not _is_embed_origin(origin)
     ]
+    if config["BABEL_DEFAULT_LOCALE"] not in LANGUAGES:
+        problems.append(f"FUND_LOCALE must be one of {', '.join(LANGUAGES)}")
     if not isinstance(config["FUND_MONTHLY_GOAL"], int) or config["FUND_MONTHLY_GOAL"] < 0:
         problems.append("FUND_MONTHLY_GOAL must be a whole number of minor units, 0 for none")
     if env == "production":

@@ -5,9 +5,12 @@ from datetime import datetime, timedelta
 
 import pyotp
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from pledges.extensions import db
+from pledges.i18n import default_locale
 from pledges.models import (
     Case,
     CaseStatus,
@@ -32,35 +35,47 @@ from pledges.services import (
 CASES = [
     {
         "slug": "medication-in-exile",
-        "title": "Medication for a journalist in exile",
-        "summary": "Monthly medicine for a reporter who had to leave the country after her "
-        "investigation into a far-right network.",
-        "story": "R. wrote about who funds the local far-right scene. After her address was "
-        "published online she left the country. She lives with a chronic illness, and her "
-        "medication costs more than her freelance income.\n\nThe fund pays her pharmacy "
-        "directly, every month, for as long as she needs it.",
+        "title": _l("Medication for a journalist in exile"),
+        "summary": _l(
+            "Monthly medicine for a reporter who had to leave the country after her "
+            "investigation into a far-right network."
+        ),
+        "story": _l(
+            "R. wrote about who funds the local far-right scene. After her address was "
+            "published online she left the country. She lives with a chronic illness, and her "
+            "medication costs more than her freelance income.\n\nThe fund pays her pharmacy "
+            "directly, every month, for as long as she needs it."
+        ),
         "goal": 180_00,
-        "pseudonym": "R., a journalist in exile",
+        "pseudonym": _l("R., a journalist in exile"),
     },
     {
         "slug": "legal-defence-book-fair",
-        "title": "Legal defence after the attack at the book fair",
-        "summary": "Lawyers' fees for two volunteers who were attacked at a book stall and are "
-        "now being sued by their attackers.",
-        "story": "Two volunteers ran a stall for an independent publisher when a group "
-        "attacked it. The attackers have since filed a counter-complaint.\n\nThe fund covers "
-        "the lawyers' fees for both trials.",
+        "title": _l("Legal defence after the attack at the book fair"),
+        "summary": _l(
+            "Lawyers' fees for two volunteers who were attacked at a book stall and are "
+            "now being sued by their attackers."
+        ),
+        "story": _l(
+            "Two volunteers ran a stall for an independent publisher when a group "
+            "attacked it. The attackers have since filed a counter-complaint.\n\nThe fund covers "
+            "the lawyers' fees for both trials."
+        ),
         "goal": 4_500_00,
-        "pseudonym": "two volunteers of a publishing collective",
+        "pseudonym": _l("two volunteers of a publishing collective"),
     },
     {
         "slug": "protective-gear-medics",
-        "title": "Protective gear for volunteer medics",
-        "summary": "Helmets, vests and first-aid kits for a team of volunteer medics working "
-        "near the front line.",
-        "story": "A team of eight volunteer medics evacuates civilians from towns under "
-        "shelling. Their helmets and vests are shared between shifts.\n\nThe fund buys a set "
-        "for each of them.",
+        "title": _l("Protective gear for volunteer medics"),
+        "summary": _l(
+            "Helmets, vests and first-aid kits for a team of volunteer medics working "
+            "near the front line."
+        ),
+        "story": _l(
+            "A team of eight volunteer medics evacuates civilians from towns under "
+            "shelling. Their helmets and vests are shared between shifts.\n\nThe fund buys a set "
+            "for each of them."
+        ),
         "goal": 6_400_00,
         "pseudonym": None,
     },
@@ -68,17 +83,19 @@ CASES = [
 
 #: (case slug, amount in minor units, days ago, note)
 DISBURSEMENTS = [
-    ("medication-in-exile", 80_00, 40, "Pharmacy invoice, September and October"),
-    ("legal-defence-book-fair", 40_00, 12, "Court fee for the first hearing"),
+    ("medication-in-exile", 80_00, 40, _l("Pharmacy invoice, September and October")),
+    ("legal-defence-book-fair", 40_00, 12, _l("Court fee for the first hearing")),
 ]
 
 #: (case slug, title, body, days ago)
 UPDATES = [
     (
         "medication-in-exile",
-        "Two months of medicine delivered",
-        "The pharmacy confirmed the delivery. R. writes: *thank you, all of you — it means I "
-        "can keep working.*",
+        _l("Two months of medicine delivered"),
+        _l(
+            "The pharmacy confirmed the delivery. R. writes: *thank you, all of you — it means "
+            "I can keep working.*"
+        ),
         38,
     ),
 ]
@@ -92,6 +109,15 @@ SUPPORTERS = [
     ("dan.demo@example.org", 8_00, None, 5),
 ]
 
+#: Demo supporters who read the fund in another language than its own: their emails in /dev/mail
+#: show the catalogs at work.
+LOCALES = {
+    "ada.demo@example.org": "de",
+    "ben.demo@example.org": "uk",
+    "cleo.demo@example.org": "ru",
+    "erin.demo@example.org": "de",
+}
+
 #: (email, monthly amount, months paid, what went wrong with the last renewal, days ago): so
 #: the demo's mailbox shows what a fund sends when a payment does not go through. The one
 #: that failed long ago is ended by demo billing, like Stripe after its retries.
@@ -104,7 +130,7 @@ TROUBLED = [
 #: The demo's admin. In development with demo payments its current code is shown on the sign-in
 #: page, so the demo needs no phone; anywhere else it is an ordinary account.
 ORGANIZER_EMAIL = "organizer@example.org"
-ORGANIZER_NAME = "Demo organizer"
+ORGANIZER_NAME = _l("Demo organizer")
 
 
 @dataclass
@@ -117,7 +143,15 @@ class DemoReport:
 
 
 def load(now: datetime | None = None) -> DemoReport:
-    """Add whatever of the demo data is missing; running it again changes nothing."""
+    """Add whatever of the demo data is missing; running it again changes nothing.
+
+    The fund's texts are written in its own language (FUND_LOCALE), as its organizers would.
+    """
+    with force_locale(default_locale()):
+        return _load(now)
+
+
+def _load(now: datetime | None) -> DemoReport:
     now = now or utcnow()
     currency = current_app.config["FUND_CURRENCY"]
     report = DemoReport()
@@ -127,13 +161,13 @@ def load(now: datetime | None = None) -> DemoReport:
         if case is None:
             case = Case(
                 slug=spec["slug"],
-                title=spec["title"],
-                summary=spec["summary"],
-                story=spec["story"],
+                title=str(spec["title"]),
+                summary=str(spec["summary"]),
+                story=str(spec["story"]),
                 goal=spec["goal"],
                 currency=currency,
                 status=CaseStatus.OPEN,
-                beneficiary_pseudonym=spec["pseudonym"],
+                beneficiary_pseudonym=spec["pseudonym"] and str(spec["pseudonym"]),
             )
             db.session.add(case)
             report.cases_created += 1
@@ -154,8 +188,8 @@ def load(now: datetime | None = None) -> DemoReport:
             db.session.add(
                 CaseUpdate(
                     case=cases[slug],
-                    title=title,
-                    body=body,
+                    title=str(title),
+                    body=str(body),
                     published_at=now - timedelta(days=days_ago),
                 )
             )
@@ -163,14 +197,14 @@ def load(now: datetime | None = None) -> DemoReport:
         case = cases[slug]
         if db.session.scalar(select(Disbursement.id).where(Disbursement.case_id == case.id)):
             continue
-        ledger.record_disbursement(case, amount, (now - timedelta(days=days_ago)).date(), note)
+        ledger.record_disbursement(case, amount, (now - timedelta(days=days_ago)).date(), str(note))
         report.disbursements_created += 1
     if organizers.find_by_email(ORGANIZER_EMAIL) is None:
         db.session.add(
             Organizer(
                 email_index=organizers.email_index(ORGANIZER_EMAIL),
                 email=ORGANIZER_EMAIL,
-                name=ORGANIZER_NAME,
+                name=str(ORGANIZER_NAME),
                 role=OrganizerRole.ADMIN,
                 totp_secret=pyotp.random_base32(),
                 totp_confirmed_at=now,
@@ -185,7 +219,7 @@ def load(now: datetime | None = None) -> DemoReport:
 def _paying_supporter(
     email: str, amount: int, case: Case | None, months: int, now: datetime, report: DemoReport
 ) -> Pledge:
-    supporter = supporters.find_or_create(email)
+    supporter = supporters.find_or_create(email, locale=LOCALES.get(email, default_locale()))
     report.supporters_created += 1
     started = now - timedelta(days=30 * months - 2)
     pledge = Pledge(

@@ -24,13 +24,17 @@ def start_pledge(
     provider: str,
     public_name: str | None = None,
     case: Case | None = None,
+    locale: str = "en",
 ) -> Pledge:
-    """Record a pending pledge; it becomes active only once the payment is confirmed."""
+    """Record a pending pledge; it becomes active only once the payment is confirmed.
+
+    `locale` is the language the form was in: a new supporter's emails come in it.
+    """
     if amount <= 0:
         raise ValueError("a pledge amount must be positive")
     if case is not None and case.status != CaseStatus.OPEN:
         raise ValueError("only an open case can be earmarked")
-    supporter = supporters.find_or_create(email)
+    supporter = supporters.find_or_create(email, locale=locale)
     pledge = Pledge(
         requested_public_name=public_name,
         supporter=supporter,

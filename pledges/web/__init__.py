@@ -8,6 +8,7 @@ from pledges.web import (
     demo,
     embed,
     flyer,
+    language,
     member,
     organizer,
     pledge,
@@ -32,4 +33,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(demo.bp)
     app.register_blueprint(embed.bp)
     app.register_blueprint(flyer.bp)
+    app.register_blueprint(language.bp)
     api.init_app(app)

@@ -11,6 +11,7 @@ from pledges.money import format_money, to_minor
 from pledges.payments import gateway
 from pledges.services import fund, pledges
 from pledges.web.rendering import absolute_url, redirect_to, render_partial
+from pledges.web.templating import current_locale
 
 bp = Blueprint("pledge", __name__)
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def create() -> Response:
         provider=gateway().name,
         public_name=form.chosen_public_name,
         case=next((case for case in cases if case.slug == form.earmark.data), None),
+        locale=current_locale(),
     )
     # The pending pledge is on record before the provider hears of it, so no event can arrive
     # for a pledge we do not have.

@@ -3,6 +3,7 @@
 from datetime import date, datetime
 from functools import lru_cache
 
+from babel import Locale
 from babel.dates import format_date as babel_format_date
 from flask import Flask, Response, make_response, render_template, request
 from flask_babel import get_locale
@@ -10,12 +11,20 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from pledges.i18n import LANGUAGES
 from pledges.money import format_money, to_major
 from pledges.web.api import problems
 
 
 def current_locale() -> str:
     return str(get_locale() or "en")
+
+
+@lru_cache(maxsize=1)
+def language_choices() -> tuple[tuple[str, str], ...]:
+    """Each language named in itself ("Deutsch", "Українська"), as a reader looks for their own."""
+    named = ((code, Locale.parse(code).get_display_name(code)) for code in LANGUAGES)
+    return tuple((code, name[:1].upper() + name[1:]) for code, name in named)
 
 
 def format_date(value: date | datetime, format: str = "medium") -> str:  # noqa: A002
@@ -74,6 +83,7 @@ def init_app(app: Flask) -> None:
         to_major=to_major,
         format_date=format_date,
         current_locale=current_locale,
+        language_choices=language_choices,
         demo_payments=app.config["PAYMENTS"] == "demo",
         fund_name=app.config["FUND_NAME"],
     )

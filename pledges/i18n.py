@@ -1,0 +1,29 @@
+"""Which language a page or an email is in."""
+
+from flask import current_app, has_request_context, request, session
+from flask_login import current_user
+
+#: The languages with a complete catalog in translations/. English is also the source language.
+LANGUAGES = ("en", "de", "uk", "ru")
+
+#: Where a visitor who is not signed in keeps their choice (the signed session cookie).
+SESSION_KEY = "locale"
+
+
+def select_locale() -> str:
+    """The visitor's stored choice, else what their browser asks for, else the fund's default.
+
+    A signed-in supporter's choice is stored with them, so that their emails follow it too.
+    """
+    if not has_request_context():  # the CLI and the mail worker choose their own locale
+        return default_locale()
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in LANGUAGES:
+        return current_user.locale
+    chosen = session.get(SESSION_KEY)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or default_locale()
+
+
+def default_locale() -> str:
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
