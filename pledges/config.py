@@ -44,6 +44,11 @@ def _is_embed_origin(origin: object) -> bool:
     return 0 < int(port) < 65536
 
 
+def currency_codes(value: str | None) -> list[str]:
+    """The codes in PLEDGE_CURRENCIES (commas or spaces between them)."""
+    return [code.upper() for code in re.split(r"[\s,]+", value or "") if code]
+
+
 def _minor_units(environ: Mapping[str, str], name: str) -> int:
     value = environ.get(name, "").strip() or "0"
     if not value.isdigit():
@@ -78,6 +83,8 @@ def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str
         "DEV_MAILDIR": environ.get("DEV_MAILDIR", str(Path(instance_path) / "mail")),
         "FUND_NAME": environ.get("FUND_NAME", "Solidarity Fund"),
         "FUND_CURRENCY": environ.get("FUND_CURRENCY", "EUR").upper(),
+        #: The currencies a pledge may be made in; payments are converted to FUND_CURRENCY.
+        "PLEDGE_CURRENCIES": currency_codes(environ.get("PLEDGE_CURRENCIES")),
         #: The fund's own language: for visitors whose browser asks for none we have.
         "BABEL_DEFAULT_LOCALE": environ.get("FUND_LOCALE", "en").strip().lower(),
         #: What the fund hopes active pledges bring each month, in minor units; 0: no goal shown.
@@ -100,6 +107,10 @@ def derived_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """Settings that follow from others rather than being chosen on their own."""
     production = config["PLEDGES_ENV"] == "production"
     return {
+        # The ledger's own currency is always accepted, and offered first.
+        "PLEDGE_CURRENCIES": list(
+            dict.fromkeys([config["FUND_CURRENCY"], *config["PLEDGE_CURRENCIES"]])
+        ),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
@@ -152,6 +163,30 @@ def _read_or_create_secrets(path: Path) -> dict[str, str]:
     return json.loads(path.read_text())
 
 
+def _currency_problems(config: Mapping[str, Any]) -> list[str]:
+    from babel.numbers import list_currencies
+
+    from pledges.payments.demo_rates import EUROS_PER_UNIT
+
+    known = list_currencies()
+    problems = [
+        f"{name} has {code!r}, not an ISO 4217 currency code"
+        for name, codes in (
+            ("FUND_CURRENCY", [config["FUND_CURRENCY"]]),
+            ("PLEDGE_CURRENCIES", config["PLEDGE_CURRENCIES"]),
+        )
+        for code in codes
+        if code not in known
+    ]
+    if config["PAYMENTS"] == "demo":
+        problems += [
+            f"demo payments have no rate for {code} (they know {', '.join(EUROS_PER_UNIT)})"
+            for code in config["PLEDGE_CURRENCIES"]
+            if code in known and code not in EUROS_PER_UNIT
+        ]
+    return problems
+
+
 def check(config: Mapping[str, Any]) -> None:
     """Refuse to start with a configuration that would be unsafe; fail closed."""
     problems = []
@@ -178,6 +213,7 @@ def check(config: Mapping[str, Any]) -> None:
         for origin in config["EMBED_ALLOWED_ORIGINS"]
         if not _is_embed_origin(origin)
     ]
+    problems += _currency_problems(config)
     if config["BABEL_DEFAULT_LOCALE"] not in LANGUAGES:
         problems.append(f"FUND_LOCALE must be one of {', '.join(LANGUAGES)}")
     if not isinstance(config["FUND_MONTHLY_GOAL"], int) or config["FUND_MONTHLY_GOAL"] < 0:

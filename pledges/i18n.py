@@ -1,6 +1,6 @@
 """Which language a page or an email is in."""
 
-from flask import current_app, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_login import current_user
 
 #: The languages with a complete catalog in translations/. English is also the source language.
@@ -17,12 +17,20 @@ def select_locale() -> str:
     """
     if not has_request_context():  # the CLI and the mail worker choose their own locale
         return default_locale()
-    if getattr(current_user, "is_authenticated", False) and current_user.locale in LANGUAGES:
-        return current_user.locale
-    chosen = session.get(SESSION_KEY)
-    if chosen in LANGUAGES:
-        return chosen
+    if not g.get("shared_response"):
+        if getattr(current_user, "is_authenticated", False) and current_user.locale in LANGUAGES:
+            return current_user.locale
+        chosen = session.get(SESSION_KEY)
+        if chosen in LANGUAGES:
+            return chosen
     return request.accept_languages.best_match(LANGUAGES) or default_locale()
+
+
+def as_shared_response() -> None:
+    """This answer may be kept by a shared cache and given to anyone: its language follows only
+    the request's Accept-Language (which the answer must name in Vary), never a stored choice,
+    and the session is not even read."""
+    g.shared_response = True
 
 
 def default_locale() -> str:

@@ -3,7 +3,15 @@
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from pledges.money import to_minor
@@ -44,6 +52,10 @@ def monthly_amount(typed: str, currency: str) -> int:
     return minor
 
 
+def accepted_currencies() -> list[str]:
+    return current_app.config["PLEDGE_CURRENCIES"]
+
+
 class PledgeForm(FlaskForm):
     amount = RadioField(
         _l("Monthly amount"),
@@ -53,6 +65,8 @@ class PledgeForm(FlaskForm):
         validators=[InputRequired(_l("Choose an amount."))],
     )
     custom_amount = StringField(_l("Other amount"), validators=[Optional()])
+    #: Chosen by a link above the form (the amounts are shown in it), carried here.
+    currency_code = HiddenField()
     email = email_field()
     show_name = BooleanField(_l("Show my name publicly"))
     public_name = StringField(_l("Public name"), validators=[Length(max=60)])
@@ -69,7 +83,12 @@ class PledgeForm(FlaskForm):
 
     @property
     def currency(self) -> str:
-        return current_app.config["FUND_CURRENCY"]
+        chosen = (self.currency_code.data or "").upper()
+        return chosen if chosen in accepted_currencies() else current_app.config["FUND_CURRENCY"]
+
+    def validate_currency_code(self, field: HiddenField) -> None:
+        if field.data and field.data.upper() not in accepted_currencies():
+            raise ValidationError(_l("The fund does not take pledges in this currency."))
 
     def validate_amount(self, field: RadioField) -> None:
         typed = (self.custom_amount.data or "").strip()

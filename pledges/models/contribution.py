@@ -9,11 +9,17 @@ from pledges.models.types import UTCDateTime, utcnow
 
 class Contribution(db.Model):
     """One payment received. What it can give to cases is its net less refunds and disputes;
-    the ledger's allocations say where that went."""
+    the ledger's allocations say where that went.
+
+    The supporter paid `paid_amount` in `paid_currency`; everything else is in the fund's ledger
+    currency (`currency`): what reached the fund before (`gross`) and after (`net`) the
+    processor's fee, and what was taken back.
+    """
 
     __tablename__ = "contributions"
     __table_args__ = (
         CheckConstraint("gross > 0", name="gross_positive"),
+        CheckConstraint("paid_amount > 0", name="paid_amount_positive"),
         CheckConstraint("fee >= 0 AND fee <= gross", name="fee_within_gross"),
         CheckConstraint("net = gross - fee", name="net_is_gross_less_fee"),
         CheckConstraint(
@@ -44,7 +50,11 @@ class Contribution(db.Model):
     supporter_id: Mapped[int] = mapped_column(ForeignKey("supporters.id"), index=True)
     #: None for a one-off gift.
     pledge_id: Mapped[int | None] = mapped_column(ForeignKey("pledges.id"), index=True)
+    #: The ledger currency (FUND_CURRENCY) of every amount below but `paid_amount`.
     currency: Mapped[str] = mapped_column(String(3))
+    #: What the supporter paid, in their pledge's currency.
+    paid_amount: Mapped[int]
+    paid_currency: Mapped[str] = mapped_column(String(3))
     gross: Mapped[int]
     fee: Mapped[int] = mapped_column(default=0)
     net: Mapped[int]
@@ -69,6 +79,26 @@ class Contribution(db.Model):
     def available(self) -> int:
         """What this payment can give to cases: its net, less what was taken back."""
         return max(0, self.net - self.refunded - self.disputed)
+
+    @property
+    def converted(self) -> bool:
+        return self.paid_currency != self.currency
+
+    def in_ledger_currency(self, paid: int) -> int:
+        """Part of what was paid (a refund, a dispute, in the paid currency) in the ledger's,
+        at this payment's own rate: all of it is exactly `gross`, so a full refund leaves
+        nothing behind and never takes more than came in."""
+        if paid >= self.paid_amount:
+            return self.gross
+        return paid * self.gross // self.paid_amount
+
+    @property
+    def paid_returned(self) -> int:
+        """What was refunded or disputed, in the currency paid, at this payment's own rate."""
+        taken = self.refunded + self.disputed
+        if not self.converted:
+            return taken
+        return self.paid_amount if taken >= self.gross else taken * self.paid_amount // self.gross
 
     @property
     def status(self) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from pledges.extensions import db
 from pledges.models import Case, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.models.types import utcnow
+from pledges.payments import demo_rates
 from pledges.services import ledger, payment_problems, pledges
 
 #: How long the demo, like Stripe's retry schedule, keeps trying a failed payment.
@@ -30,6 +31,13 @@ def add_months(moment: datetime, months: int) -> datetime:
 def demo_fee(gross: int) -> int:
     """A card fee shaped like a real one (1.5 % + 25), so the demo shows fees in the ledger."""
     return min(gross, round(gross * 0.015) + 25)
+
+
+def settlement(amount: int, currency: str) -> dict[str, int]:
+    """What a demo payment of `amount` brings the fund, as `record_payment` takes it: converted
+    to the ledger's currency at the demo's fixed rates, less a card fee."""
+    gross = demo_rates.convert(amount, currency, current_app.config["FUND_CURRENCY"])
+    return {"paid": amount, "gross": gross, "fee": demo_fee(gross)}
 
 
 class DemoGateway:
@@ -74,8 +82,7 @@ class DemoGateway:
             payment_id=gift["payment"],
             provider=self.name,
             currency=gift["currency"],
-            gross=gift["amount"],
-            fee=demo_fee(gift["amount"]),
+            **settlement(gift["amount"], gift["currency"]),
             paid_at=now or utcnow(),
             case=db.session.get(Case, gift["case"]) if gift["case"] else None,
         )
@@ -99,8 +106,7 @@ class DemoGateway:
         contribution = pledges.record_payment(
             pledge,
             payment_id=f"demo_in_{secrets.token_hex(8)}",
-            gross=pledge.amount,
-            fee=demo_fee(pledge.amount),
+            **settlement(pledge.amount, pledge.currency),
             paid_at=now,
         )
         pledge.next_charge_at = add_months(now, 1)
@@ -141,8 +147,7 @@ class DemoGateway:
             pledges.record_payment(
                 pledge,
                 payment_id=problem.invoice_id,
-                gross=problem.amount,
-                fee=demo_fee(problem.amount),
+                **settlement(problem.amount, problem.currency),
                 paid_at=now,
             )
             payment_problems.resolve(problem.invoice_id, now)
@@ -208,8 +213,7 @@ class DemoGateway:
                 pledges.record_payment(
                     pledge,
                     payment_id=f"demo_renewal_{pledge.id}_{pledge.next_charge_at:%Y%m%d}",
-                    gross=pledge.amount,
-                    fee=demo_fee(pledge.amount),
+                    **settlement(pledge.amount, pledge.currency),
                     paid_at=pledge.next_charge_at,
                 )
                 pledge.next_charge_at = add_months(pledge.next_charge_at, 1)

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pledges.extensions import db
-from pledges.models import Case, Pledge, PledgeStatus, StripeEvent, Supporter
-from pledges.payments.stripe_gateway import StripeGateway
+from pledges.models import Case, Contribution, Pledge, PledgeStatus, StripeEvent, Supporter
+from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway
 from pledges.services import ledger, payment_problems, pledges, reminders
 
 log = logging.getLogger(__name__)
@@ -100,20 +101,20 @@ def _gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
         return
     case_id = str(metadata.get("case_id") or "")
     charge = gateway.fetch_intent_charge(intent_id)
+    currency = session["currency"].upper()
     gift = pledges.record_gift(
         supporter,
         payment_id=intent_id,
         provider="stripe",
-        currency=session["currency"].upper(),
-        gross=session["amount_total"],
-        fee=charge.fee,
+        currency=currency,
+        **_settlement(charge, session["amount_total"], currency),
         paid_at=from_timestamp(charge.created or session["created"]),
         case=db.session.get(Case, int(case_id)) if case_id.isdigit() else None,
         charge_id=charge.charge_id,
         receipt_url=charge.receipt_url,
     )
     if charge.refunded or charge.disputed:  # their own events may have come first
-        ledger.take_back(gift, refunded=charge.refunded, disputed=charge.disputed)
+        _take_back(gift, refunded=charge.refunded, disputed=charge.disputed)
 
 
 def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None:
@@ -164,14 +165,13 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
         contribution = pledges.record_payment(
             pledge,
             payment_id=invoice["id"],
-            gross=invoice["amount_paid"],
-            fee=charge.fee,
+            **_settlement(charge, invoice["amount_paid"], invoice["currency"].upper()),
             paid_at=from_timestamp(paid_at),
             charge_id=charge.charge_id,
             receipt_url=invoice.get("hosted_invoice_url"),
         )
         if charge.refunded or charge.disputed:
-            ledger.take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
+            _take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
     payment_problems.resolve(invoice["id"], datetime.now(UTC))
     if subscription_id:
         sync_subscription(pledge, gateway, subscription_id)
@@ -248,13 +248,42 @@ def _charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> No
     charge = gateway.fetch_charge(event_charge["id"])
     contribution = pledges.find_contribution_by_charge(charge["id"])
     if contribution is not None:
-        ledger.take_back(contribution, refunded=charge.get("amount_refunded", 0))
+        _take_back(contribution, refunded=charge.get("amount_refunded", 0))
 
 
 def _dispute_created(dispute: dict[str, Any], gateway: StripeGateway) -> None:
     contribution = pledges.find_contribution_by_charge(_id(dispute.get("charge")) or "")
     if contribution is not None:
-        ledger.take_back(contribution, disputed=dispute["amount"])
+        _take_back(contribution, disputed=dispute["amount"])
+
+
+def _settlement(charge: ChargeFacts, paid: int, currency: str) -> dict[str, int]:
+    """What a payment brought the fund, from its balance transaction, for `record_payment`."""
+    ledger_currency = current_app.config["FUND_CURRENCY"]
+    if charge.settled_amount is None and currency == ledger_currency:
+        return {"paid": paid, "gross": paid, "fee": charge.fee}
+    if charge.settled_amount is None or charge.settled_currency != ledger_currency:
+        # Retried by Stripe until fixed: counting it in the wrong currency would be worse.
+        raise SettlementError(
+            f"a payment settled in {charge.settled_currency or 'an unknown currency'}, but "
+            f"FUND_CURRENCY is {ledger_currency}: set it to the Stripe account's currency"
+        )
+    return {"paid": paid, "gross": charge.settled_amount, "fee": charge.fee}
+
+
+def _take_back(
+    contribution: Contribution, *, refunded: int | None = None, disputed: int | None = None
+) -> None:
+    """Stripe says what went back in the currency paid; the ledger counts it in its own."""
+    ledger.take_back(
+        contribution,
+        refunded=None if refunded is None else contribution.in_ledger_currency(refunded),
+        disputed=None if disputed is None else contribution.in_ledger_currency(disputed),
+    )
+
+
+class SettlementError(RuntimeError):
+    """Stripe paid out in another currency than the ledger's."""
 
 
 def _dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:

@@ -217,8 +217,11 @@ class StripeGateway:
         ).to_dict()
         charge = intent.get("latest_charge") or {}
         refunded = charge.get("amount_refunded", 0)
+        balance = charge.get("balance_transaction") or {}
         return ChargeFacts(
-            fee=(charge.get("balance_transaction") or {}).get("fee", 0),
+            fee=balance.get("fee", 0),
+            settled_amount=balance.get("amount"),
+            settled_currency=(balance.get("currency") or "").upper() or None,
             charge_id=charge.get("id"),
             refunded=refunded,
             disputed=charge.get("amount", 0) - refunded if charge.get("disputed") else 0,
@@ -291,8 +294,12 @@ class StripeGateway:
                 params={"expand": ["latest_charge.balance_transaction"]},
             ).to_dict()
             charge = intent.get("latest_charge") or {}
+            balance = charge.get("balance_transaction") or {}
             facts.charge_id = charge.get("id")
-            facts.fee += (charge.get("balance_transaction") or {}).get("fee", 0)
+            facts.fee += balance.get("fee", 0)
+            if "amount" in balance:
+                facts.settled_amount = (facts.settled_amount or 0) + balance["amount"]
+                facts.settled_currency = balance.get("currency", "").upper() or None
             facts.refunded += charge.get("amount_refunded", 0)
             if charge.get("disputed"):
                 facts.disputed += charge.get("amount", 0) - charge.get("amount_refunded", 0)
@@ -301,7 +308,12 @@ class StripeGateway:
 
 @dataclass
 class ChargeFacts:
+    """What a charge's balance transaction says reached the account (in its settlement
+    currency: amount before and fee), and what was taken back (in the charge's currency)."""
+
     fee: int = 0
+    settled_amount: int | None = None
+    settled_currency: str | None = None
     charge_id: str | None = None
     receipt_url: str | None = None
     #: When the charge was made (seconds since the epoch).

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from pledges.extensions import db
 from pledges.models import Contribution, Disbursement, Pledge, PledgeStatus
 from pledges.models.types import utcnow
-from pledges.services import disbursements
+from pledges.services import disbursements, fund
 from pledges.services.ledger import AVAILABLE
 from pledges.services.ledger.common import dialect
 
@@ -43,7 +43,6 @@ def build(now: datetime | None = None) -> Dashboard:
         select(
             Pledge.status,
             func.count(),
-            func.coalesce(func.sum(Pledge.amount).filter(Pledge.currency == currency), 0),
             func.count().filter(Pledge.activated_at >= month_start),
             func.count().filter(
                 Pledge.canceled_at >= month_start, Pledge.activated_at.is_not(None)
@@ -51,9 +50,9 @@ def build(now: datetime | None = None) -> Dashboard:
         ).group_by(Pledge.status)
     ).all()
     by_status = {status: count for status, count, *_ in rows}
-    monthly = sum(amount for status, _, amount, *_ in rows if status == PledgeStatus.ACTIVE)
-    new = sum(row[3] for row in rows)
-    lost = sum(row[4] for row in rows)
+    monthly = fund.monthly_pledged(currency)
+    new = sum(row[2] for row in rows)
+    lost = sum(row[3] for row in rows)
     return Dashboard(
         currency=currency,
         monthly_pledged=monthly,

@@ -22,7 +22,7 @@ from pledges.models import (
     PledgeStatus,
 )
 from pledges.models.types import utcnow
-from pledges.payments.demo_gateway import DemoGateway, add_months, demo_fee
+from pledges.payments.demo_gateway import DemoGateway, add_months, settlement
 from pledges.services import (
     ledger,
     organizers,
@@ -115,8 +115,10 @@ LOCALES = {
     "ada.demo@example.org": "de",
     "ben.demo@example.org": "uk",
     "cleo.demo@example.org": "ru",
-    "erin.demo@example.org": "de",
 }
+
+#: A demo supporter who pays in another currency, when the fund takes it (bin/dev's does).
+CURRENCIES = {"ben.demo@example.org": "USD"}
 
 #: (email, monthly amount, months paid, what went wrong with the last renewal, days ago): so
 #: the demo's mailbox shows what a fund sends when a payment does not go through. The one
@@ -222,10 +224,13 @@ def _paying_supporter(
     supporter = supporters.find_or_create(email, locale=LOCALES.get(email, default_locale()))
     report.supporters_created += 1
     started = now - timedelta(days=30 * months - 2)
+    currency = CURRENCIES.get(email, "")
+    if currency not in current_app.config["PLEDGE_CURRENCIES"]:
+        currency = current_app.config["FUND_CURRENCY"]
     pledge = Pledge(
         supporter=supporter,
         amount=amount,
-        currency=current_app.config["FUND_CURRENCY"],
+        currency=currency,
         provider="demo",
         provider_subscription_id=f"demo_sub_seed_{supporter.email_index[:12]}",
         status=PledgeStatus.ACTIVE,
@@ -238,8 +243,7 @@ def _paying_supporter(
         pledges.record_payment(
             pledge,
             payment_id=f"demo_in_seed_{supporter.email_index[:12]}_{month}",
-            gross=amount,
-            fee=demo_fee(amount),
+            **settlement(amount, pledge.currency),
             paid_at=add_months(started, month),
         )
         report.contributions_created += 1

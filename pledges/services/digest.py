@@ -14,10 +14,9 @@ from pledges.models import (
     CaseUpdate,
     Contribution,
     Disbursement,
-    Pledge,
-    PledgeStatus,
     Supporter,
 )
+from pledges.services import fund
 from pledges.services.ledger import AVAILABLE
 
 
@@ -128,11 +127,7 @@ def fund_totals(month: date, currency: str) -> tuple[int, int]:
     if (month, currency) not in cache:
         start, end = month_bounds(month)
         cache[month, currency] = (
-            db.session.scalar(
-                select(func.coalesce(func.sum(Pledge.amount), 0)).where(
-                    Pledge.status == PledgeStatus.ACTIVE, Pledge.currency == currency
-                )
-            ),
+            fund.monthly_pledged(currency),
             db.session.scalar(
                 select(func.coalesce(func.sum(Disbursement.amount), 0)).where(
                     Disbursement.currency == currency,

@@ -52,6 +52,7 @@ def _contributions(with_emails: bool) -> Iterator[list[object]]:
     header = [
         "contribution_id", "supporter_id", "pledge_id", "paid_at_utc", "currency", "gross",
         "fee", "net", "refunded", "disputed", "earmarked_case", "provider", "provider_payment_id",
+        "paid_amount", "paid_currency",
     ]  # fmt: skip
     query = (
         select(Contribution, Case.slug)
@@ -70,7 +71,8 @@ def _contributions(with_emails: bool) -> Iterator[list[object]]:
         withdrawn = [to_major(value, c.currency) for value in (c.refunded, c.disputed)]
         yield [
             c.id, c.supporter_id, c.pledge_id, c.paid_at.isoformat(), c.currency, *money,
-            *withdrawn, slug or "", c.provider, c.provider_payment_id, *email,
+            *withdrawn, slug or "", c.provider, c.provider_payment_id,
+            to_major(c.paid_amount, c.paid_currency), c.paid_currency, *email,
         ]  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Pledge, PledgeStatus
+from pledges.services import exchange
 
 
 @dataclass(frozen=True)
@@ -21,20 +22,28 @@ class FundSummary:
 
 def summary() -> FundSummary:
     currency = current_app.config["FUND_CURRENCY"]
-    active = (Pledge.status == PledgeStatus.ACTIVE, Pledge.currency == currency)
-    monthly_total, supporters = db.session.execute(
-        select(
-            func.coalesce(func.sum(Pledge.amount), 0),
-            func.count(func.distinct(Pledge.supporter_id)),
-        ).where(*active)
-    ).one()
+    supporters = db.session.scalar(
+        select(func.count(func.distinct(Pledge.supporter_id))).where(
+            Pledge.status == PledgeStatus.ACTIVE
+        )
+    )
     return FundSummary(
         name=current_app.config["FUND_NAME"],
         currency=currency,
-        monthly_total=monthly_total,
+        monthly_total=monthly_pledged(currency),
         supporters=supporters,
         open_cases=open_cases(),
     )
+
+
+def monthly_pledged(currency: str) -> int:
+    """What active pledges bring each month, in the ledger's currency (see `exchange`)."""
+    by_currency = db.session.execute(
+        select(Pledge.currency, func.sum(Pledge.amount))
+        .where(Pledge.status == PledgeStatus.ACTIVE)
+        .group_by(Pledge.currency)
+    ).all()
+    return exchange.in_ledger_currency(dict(by_currency), currency)
 
 
 def open_cases() -> list[Case]:

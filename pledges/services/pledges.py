@@ -7,6 +7,7 @@ the emails cannot tell the two apart.
 import logging
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from pledges.extensions import db
@@ -129,16 +130,22 @@ def record_payment(
     gross: int,
     fee: int,
     paid_at: datetime,
+    paid: int | None = None,
     charge_id: str | None = None,
     receipt_url: str | None = None,
 ) -> Contribution:
-    """Record a paid invoice as a contribution, once, and activate the pledge it confirms."""
+    """Record a paid invoice as a contribution, once, and activate the pledge it confirms.
+
+    `gross` and `fee` are in the fund's ledger currency; `paid` is what the supporter paid in
+    the pledge's currency (the same as `gross` when that is the ledger's).
+    """
     db.session.flush()  # a pledge made in this transaction has its case id only once flushed
     contribution, new = _contribute(
         payment_id,
         supporter=pledge.supporter,
         pledge=pledge,
-        currency=pledge.currency,
+        paid_currency=pledge.currency,
+        paid_amount=paid,
         provider=pledge.provider,
         earmarked_case_id=pledge.case_id,
         gross=gross,
@@ -161,17 +168,19 @@ def record_gift(
     gross: int,
     fee: int,
     paid_at: datetime,
+    paid: int | None = None,
     case: Case | None = None,
     charge_id: str | None = None,
     receipt_url: str | None = None,
 ) -> Contribution:
     """A one-off gift: a contribution with no pledge, in the ledger like any other, once, and
-    thanked for by email."""
+    thanked for by email. `currency` is the one the supporter paid in; see `record_payment`."""
     contribution, new = _contribute(
         payment_id,
         supporter=supporter,
         pledge=None,
-        currency=currency,
+        paid_currency=currency,
+        paid_amount=paid,
         provider=provider,
         earmarked_case_id=case.id if case else None,
         gross=gross,
@@ -191,7 +200,14 @@ def record_gift(
 
 
 def _contribute(
-    payment_id: str, *, gross: int, fee: int, charge_id: str | None, **fields: object
+    payment_id: str,
+    *,
+    gross: int,
+    fee: int,
+    paid_amount: int | None,
+    paid_currency: str,
+    charge_id: str | None,
+    **fields: object,
 ) -> tuple[Contribution, bool]:
     """The contribution for a provider's payment, made the first time it is seen."""
     existing = db.session.scalar(
@@ -199,9 +215,17 @@ def _contribute(
     )
     if existing is not None:
         return existing, False
+    ledger_currency = current_app.config["FUND_CURRENCY"]
+    if paid_amount is None:
+        if paid_currency != ledger_currency:
+            raise ValueError(f"a payment in {paid_currency} needs its amount in {ledger_currency}")
+        paid_amount = gross
     contribution = Contribution(
         provider_payment_id=payment_id,
         provider_charge_id=charge_id,
+        currency=ledger_currency,
+        paid_amount=paid_amount,
+        paid_currency=paid_currency,
         gross=gross,
         fee=fee,
         net=gross - fee,

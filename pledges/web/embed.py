@@ -6,6 +6,7 @@ for a few minutes; only the origins in EMBED_ALLOWED_ORIGINS may frame it.
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 
+from pledges import i18n
 from pledges.extensions import login_manager
 from pledges.services import fund, public_figures
 from pledges.web import security
@@ -23,6 +24,7 @@ def as_a_stranger() -> None:
     # Flask-Login loads the visitor for every template (current_user) and for the locale; this
     # is the anonymous visitor it would find without a session.
     login_manager._update_request_context_with_user()
+    i18n.as_shared_response()
 
 
 @bp.get("/pledge")

@@ -330,15 +330,17 @@ def statement(year: int) -> str:
     given = [c for c in supporter.contributions if c.paid_at.year == year]
     totals: dict[str, dict[str, int]] = {}
     for c in given:
-        total = totals.setdefault(c.currency, {"gross": 0, "returned": 0})
-        total["gross"] += c.gross
-        total["returned"] += c.refunded + c.disputed
+        total = totals.setdefault(c.paid_currency, {"gross": 0, "returned": 0})
+        total["gross"] += c.paid_amount
+        total["returned"] += c.paid_returned
     return render_template(
         "member/statement.html",
         supporter=supporter,
         year=year,
         contributions=sorted(given, key=lambda c: c.paid_at),
         totals=totals,
+        to_fund=sum(c.available for c in given),
+        ledger_currency=current_app.config["FUND_CURRENCY"],
     )
 
 

@@ -2,11 +2,11 @@
 
 import logging
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
 
 from pledges.extensions import db, limiter
-from pledges.forms import PRESET_AMOUNTS, PledgeForm
+from pledges.forms import PRESET_AMOUNTS, PledgeForm, accepted_currencies
 from pledges.money import format_money, to_minor
 from pledges.payments import gateway
 from pledges.services import fund, pledges
@@ -29,13 +29,19 @@ def _form_page(form: PledgeForm, status: int = 200, error: str | None = None) ->
         form=form,
         preset_labels=_preset_labels(form.currency),
         currency=form.currency,
+        currencies=accepted_currencies(),
+        ledger_currency=current_app.config["FUND_CURRENCY"],
         error=error,
     )
 
 
 @bp.get("/pledge")
 def new() -> Response:
-    form = PledgeForm(cases=fund.open_cases(), earmark=request.args.get("case", ""))
+    form = PledgeForm(
+        cases=fund.open_cases(),
+        earmark=request.args.get("case", ""),
+        currency_code=request.args.get("currency", ""),
+    )
     return _form_page(form)
 
 

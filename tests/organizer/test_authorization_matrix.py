@@ -39,6 +39,7 @@ ACCESS = {
     "embed.pledge": "public",
     "flyer.flyer": "public",
     "flyer.with_note": "supporter",
+    "language.choose": "public",
     "unsubscribe.confirm": "public",
     "unsubscribe.unsubscribe_now": "public",
     "pledge.new": "public",

@@ -18,6 +18,11 @@ from stripe import WebhookSignature
 
 DAY = 24 * 3600
 
+#: The account's settlement currency, and what the fake pays out for one unit of another
+#: (in minor units of the settlement currency per minor unit): Stripe converts at its own rate.
+ACCOUNT_CURRENCY = "eur"
+RATES_TO_ACCOUNT = {"eur": 1.0, "usd": 0.9123, "gbp": 1.1657}
+
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
@@ -241,10 +246,20 @@ class FakeStripe:
         self.objects[kind][obj["id"]] = obj
         return obj
 
-    def _charge(self, amount: int, fee: int) -> dict[str, Any]:
-        """A successful card payment: its balance transaction, charge and payment intent."""
+    def _charge(self, amount: int, fee: int, currency: str) -> dict[str, Any]:
+        """A successful card payment: its balance transaction (in the account's currency, the
+        fee given in it), charge and payment intent."""
+        settled = round(amount * RATES_TO_ACCOUNT[currency])
         balance = self._store(
-            "balance_transaction", {"id": _new_id("txn"), "amount": amount, "fee": fee}
+            "balance_transaction",
+            {
+                "id": _new_id("txn"),
+                "amount": settled,
+                "fee": fee,
+                "net": settled - fee,
+                "currency": ACCOUNT_CURRENCY,
+                "exchange_rate": None if currency == ACCOUNT_CURRENCY else settled / amount,
+            },
         )
         charge_id = _new_id("ch")
         charge = self._store(
@@ -267,7 +282,9 @@ class FakeStripe:
         """A one-off payment made on Stripe's page."""
         session = self.objects["checkout.session"][session_id]
         amount = int(session["params"]["line_items"][0]["price_data"]["unit_amount"])
-        intent = self._charge(amount, fee)
+        intent = self._charge(
+            amount, fee, session["params"]["line_items"][0]["price_data"]["currency"]
+        )
         session.update(
             status="complete",
             payment_status="paid",
@@ -346,7 +363,7 @@ class FakeStripe:
         subscription = self.objects["subscription"][subscription_id]
         item = subscription["items"]["data"][0]
         amount = item["price"]["unit_amount"] * item["quantity"]
-        intent = self._charge(amount, fee)
+        intent = self._charge(amount, fee, item["price"]["currency"])
         invoice_id = invoice_id or _new_id("in")
         subscription["status"] = "active"
         invoice = self._store(

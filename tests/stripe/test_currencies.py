@@ -1,0 +1,138 @@
+"""A pledge in another currency than the ledger's: the supporter pays in theirs, the ledger
+counts what Stripe's balance transaction says reached the fund, in its own."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from pledges.extensions import db
+from pledges.models import Contribution, Pledge
+from pledges.services import fund, ledger
+from tests.factories import make_case
+from tests.organizer.signing_in import sign_in_supporter
+from tests.stripe.fake_stripe import RATES_TO_ACCOUNT
+
+
+@pytest.fixture
+def config(config):
+    return {**config, "FUND_CURRENCY": "EUR", "PLEDGE_CURRENCIES": ["EUR", "USD", "GBP"]}
+
+
+def pledge_in_dollars(app, client, fake_stripe, post_webhook, *, fee=50):
+    response = client.post_form(
+        "/pledge",
+        {"amount": "10", "currency_code": "USD", "email": "abroad@example.org", "earmark": ""},
+    )
+    assert response.status_code == 303
+    [session] = fake_stripe.checkout_sessions()
+    paid = fake_stripe.complete_checkout(session["id"], fee=fee)
+    assert post_webhook(fake_stripe.event("invoice.paid", paid["invoice"])).status_code == 200
+    return session, paid
+
+
+def test_the_pledge_form_offers_the_accepted_currencies(client):
+    page = client.get("/pledge").get_data(as_text=True)
+    for code in ("EUR", "USD", "GBP"):
+        assert f"/pledge?currency={code}" in page
+    dollars = client.get("/pledge?currency=USD").get_data(as_text=True)
+    assert 'name="currency_code" type="hidden" value="USD"' in dollars
+    assert "$20.00" in dollars  # the preset amounts, in the chosen currency
+    assert "The fund keeps its books in EUR" in dollars
+    # A currency the fund does not take is not offered, and not silently used.
+    assert 'value="EUR"' in client.get("/pledge?currency=JPY").get_data(as_text=True)
+
+
+def test_a_currency_the_fund_does_not_take_is_refused_next_to_the_form(app, client, fake_stripe):
+    response = client.post_form(
+        "/pledge",
+        {"amount": "10", "currency_code": "JPY", "email": "a@example.org", "earmark": ""},
+        htmx=True,
+    )
+    assert response.status_code == 422
+    assert "The fund does not take pledges in this currency." in response.get_data(as_text=True)
+    assert fake_stripe.checkout_sessions() == []
+    with app.app_context():
+        assert db.session.scalar(select(Pledge)) is None
+
+
+def test_stripe_charges_in_the_pledge_currency_and_the_ledger_counts_what_arrived(
+    app, client, fake_stripe, post_webhook
+):
+    session, paid = pledge_in_dollars(app, client, fake_stripe, post_webhook, fee=41)
+
+    price = session["params"]["line_items"][0]["price_data"]
+    assert (price["currency"], price["unit_amount"]) == ("usd", "1000")
+    settled = round(1000 * RATES_TO_ACCOUNT["usd"])
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.paid_amount, contribution.paid_currency) == (1000, "USD")
+        assert (contribution.currency, contribution.gross) == ("EUR", settled)
+        assert (contribution.fee, contribution.net) == (41, settled - 41)
+        pledge = db.session.scalar(select(Pledge))
+        assert (pledge.amount, pledge.currency) == (1000, "USD")
+        # The monthly figure counts the dollar pledge at the rate its payment got.
+        assert fund.summary().monthly_total == settled
+        # A disbursement in euros takes what arrived, to the cent, and no more.
+        case = make_case()
+        ledger.record_disbursement(case, settled - 41, date.today())
+        db.session.commit()
+        assert ledger.given(contribution.id) == settled - 41
+        assert ledger.check() == []
+
+
+def test_a_refund_in_dollars_comes_off_the_ledger_in_euros(app, client, fake_stripe, post_webhook):
+    _session, paid = pledge_in_dollars(app, client, fake_stripe, post_webhook)
+    invoice_id = paid["invoice"]["id"]
+
+    charge = fake_stripe.refund(invoice_id, amount=250)  # a quarter, in dollars
+    assert post_webhook(fake_stripe.event("charge.refunded", charge)).status_code == 200
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        quarter = contribution.gross // 4
+        assert contribution.refunded == quarter
+        assert contribution.paid_returned == 250
+    charge = fake_stripe.refund(invoice_id, amount=750)  # the rest
+    assert post_webhook(fake_stripe.event("charge.refunded", charge)).status_code == 200
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert contribution.refunded == contribution.gross  # all of it, never more
+        assert contribution.available == 0
+        assert ledger.check() == []
+
+
+def test_the_supporter_sees_what_they_paid_and_what_reached_the_fund(
+    app, client, fake_stripe, post_webhook
+):
+    pledge_in_dollars(app, client, fake_stripe, post_webhook, fee=50)
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        supporter_id, net = contribution.supporter_id, contribution.net
+        year = contribution.paid_at.year
+    sign_in_supporter(app, client, supporter_id)
+
+    page = client.get("/member").get_data(as_text=True)
+    euros = f"€{net // 100}.{net % 100:02d}"
+    assert "$10.00" in page
+    assert f"{euros} reached the fund" in page
+    statement = client.get(f"/member/statement/{year}").get_data(as_text=True)
+    assert "$10.00" in statement and euros in statement
+
+
+def test_a_webhook_settled_in_another_currency_than_the_ledger_is_not_counted(
+    app, client, fake_stripe, post_webhook, monkeypatch
+):
+    """Stripe pays out in the account's currency; a ledger in another one is misconfigured,
+    and the payment waits (Stripe retries the event) rather than being counted wrongly."""
+    app.config["FUND_CURRENCY"] = "GBP"
+    app.config["PLEDGE_CURRENCIES"] = ["GBP", "USD"]
+    client.post_form(
+        "/pledge",
+        {"amount": "10", "currency_code": "USD", "email": "a@example.org", "earmark": ""},
+    )
+    [session] = fake_stripe.checkout_sessions()
+    paid = fake_stripe.complete_checkout(session["id"])
+    response = post_webhook(fake_stripe.event("invoice.paid", paid["invoice"]))
+    assert response.status_code == 500
+    with app.app_context():
+        assert db.session.scalar(select(Contribution)) is None
