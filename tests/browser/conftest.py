@@ -27,7 +27,8 @@ def browser():
 def recording_tab(browser, **options):  # noqa: ANN001, ANN003, ANN201
     """A fresh phone-sized tab in its own browser context (its own cookies), recording every
     request and console complaint. The caller closes `tab.context`."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB", **options)
+    options = {"viewport": {"width": 390, "height": 844}, "locale": "en-GB", **options}
+    context = browser.new_context(**options)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.requested_urls = []

@@ -2,6 +2,7 @@ from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import Contribution, OutboxEmail, Pledge, PledgeStatus
+from pledges.services import fund
 from tests.factories import make_case
 
 
@@ -67,3 +68,17 @@ def test_cancelled_checkout_leaves_the_pledge_pending_and_off_the_books(app, cli
         assert db.session.scalar(select(Pledge)).status == PledgeStatus.PENDING
         assert db.session.scalar(select(func.count()).select_from(Contribution)) == 0
     assert "€0.00" in client.get("/").get_data(as_text=True)
+
+
+def test_a_pledge_in_another_currency_is_converted_at_the_demo_rates(app, client):
+    app.config["PLEDGE_CURRENCIES"] = ["EUR", "GBP"]
+    checkout_url = start_pledge(client, amount="10", currency_code="GBP")
+
+    assert "£10.00 a month" in client.get(checkout_url).get_data(as_text=True)
+    client.post_form(checkout_url)
+    with app.app_context():
+        [contribution] = db.session.scalar(select(Pledge)).contributions
+        assert (contribution.paid_amount, contribution.paid_currency) == (1000, "GBP")
+        assert (contribution.gross, contribution.currency) == (1170, "EUR")  # 1.17 € per £
+        assert contribution.fee == 43  # 1.5 % + 25 of what arrived
+        assert fund.summary().monthly_total == 1170

@@ -48,3 +48,26 @@ def test_upgrading_a_fund_with_a_ledger_keeps_every_row(tmp_path, monkeypatch):
         assert db.session.scalar(text("SELECT count(*) FROM allocations")) == allocations
         db.session.remove()
         db.engine.dispose()
+
+
+def test_payments_made_before_pledge_currencies_keep_what_was_paid(tmp_path, monkeypatch):
+    """0011 adds what the supporter paid; every earlier payment was in the ledger's currency."""
+    monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'fund.db'}"
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        demo_data.load()
+        db.session.commit()
+        before = db.session.execute(text("SELECT id, gross, currency FROM contributions")).all()
+        assert before
+        db.session.remove()
+        downgrade(revision="0010")
+        upgrade()
+        after = db.session.execute(
+            text("SELECT id, paid_amount, paid_currency FROM contributions")
+        ).all()
+        assert sorted(after) == sorted(before)
+        assert ledger.check() == []
+        db.session.remove()
+        db.engine.dispose()
