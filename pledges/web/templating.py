@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
+from babel.numbers import format_decimal
 from flask import Flask, Response, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -25,6 +26,11 @@ def language_choices() -> tuple[tuple[str, str], ...]:
     """Each language named in itself ("Deutsch", "Українська"), as a reader looks for their own."""
     named = ((code, Locale.parse(code).get_display_name(code)) for code in LANGUAGES)
     return tuple((code, name[:1].upper() + name[1:]) for code, name in named)
+
+
+def format_number(value: int) -> str:
+    """A count as the reader writes it: 12,345 in English, 12.345 in German."""
+    return format_decimal(value, locale=current_locale())
 
 
 def format_date(value: date | datetime, format: str = "medium") -> str:  # noqa: A002
@@ -82,6 +88,7 @@ def init_app(app: Flask) -> None:
         format_money=format_money,
         to_major=to_major,
         format_date=format_date,
+        format_number=format_number,
         current_locale=current_locale,
         language_choices=language_choices,
         demo_payments=app.config["PAYMENTS"] == "demo",

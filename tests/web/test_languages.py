@@ -188,3 +188,13 @@ def test_the_demo_fund_s_texts_are_in_the_fund_s_language(config, make_app):
     assert title != "Medication for a journalist in exile"
     page = app.test_client().get("/", headers={"Accept-Language": "uk"}).get_data(as_text=True)
     assert title in page
+
+
+def test_counts_are_written_as_the_reader_writes_numbers(app):
+    from pledges.web.templating import format_number
+
+    written = {}
+    for locale in ("en", "de", "ru"):
+        with app.test_request_context(), force_locale(locale):
+            written[locale] = format_number(12345)
+    assert written == {"en": "12,345", "de": "12.345", "ru": "12\xa0345"}
