@@ -96,7 +96,7 @@ def main() -> None:
             fee = demo_fee(amount)
             contribution_rows.append(
                 (contribution_id, n, n, "EUR", amount, fee, amount - fee, 0, "demo",
-                 f"bench_in_{contribution_id}", paid_at, paid_at, earmark)
+                 f"bench_in_{contribution_id}", paid_at, paid_at, earmark, amount, "EUR")
             )  # fmt: skip
         copy_rows(
             "pledges",
@@ -116,7 +116,8 @@ def main() -> None:
         copy_rows(
             "contributions",
             ["id", "supporter_id", "pledge_id", "currency", "gross", "fee", "net", "refunded", "provider",
-             "provider_payment_id", "paid_at", "created_at", "earmarked_case_id"],
+             "provider_payment_id", "paid_at", "created_at", "earmarked_case_id", "paid_amount",
+             "paid_currency"],
             tqdm(contribution_rows, desc="contributions", unit=" rows"),
         )  # fmt: skip
         income = sum(row[6] for row in contribution_rows)

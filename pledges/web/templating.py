@@ -1,5 +1,6 @@
 """What every template may call, and the error pages."""
 
+import logging
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -10,11 +11,15 @@ from flask import Flask, Response, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
+from pledges.extensions import db, login_manager
 from pledges.i18n import LANGUAGES
 from pledges.money import format_money, to_major
 from pledges.web.api import problems
+
+log = logging.getLogger(__name__)
 
 
 def current_locale() -> str:
@@ -57,6 +62,13 @@ def render_error(error: HTTPException) -> Response:
             _("Someone changed this in the meantime. Go back and reload the page."),
         ),
         410: (_("Gone"), _("This link is no longer valid.")),
+        503: (
+            _("Back in a moment"),
+            _(
+                "The fund's database is not answering. Nothing you sent was saved; "
+                "please try again in a minute."
+            ),
+        ),
         429: (
             _("Too many attempts"),
             _(
@@ -83,6 +95,21 @@ def render_error(error: HTTPException) -> Response:
     return response
 
 
+def database_unavailable(error: DBAPIError) -> Response:
+    """The database is down or restarting: a clean 503 saying when to try again, never a 500.
+    The pool (pool_pre_ping) reconnects by itself once it is back."""
+    log.warning("database unavailable: %s", type(error.orig).__name__)
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        pass  # the connection is gone already; the pool discards it
+    # The page must not ask the database who the visitor is (Flask-Login would).
+    login_manager._update_request_context_with_user()
+    response = render_error(ServiceUnavailable())
+    response.headers["Retry-After"] = "30"
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         format_money=format_money,
@@ -96,3 +123,5 @@ def init_app(app: Flask) -> None:
     )
     for code in (400, 403, 404, 405, 409, 410, 429):
         app.register_error_handler(code, render_error)
+    for unavailable in (OperationalError, InterfaceError):
+        app.register_error_handler(unavailable, database_unavailable)
