@@ -53,9 +53,15 @@ def _pledge_for(subscription_id: str | None, metadata: dict | None) -> Pledge | 
     return None
 
 
-def sync_subscription(pledge: Pledge, gateway: StripeGateway, subscription_id: str) -> None:
-    """Bring a pledge in line with its subscription as Stripe holds it now."""
-    subscription = gateway.fetch_subscription(subscription_id)
+def sync_subscription(
+    pledge: Pledge,
+    gateway: StripeGateway,
+    subscription_id: str,
+    subscription: dict[str, Any] | None = None,
+) -> None:
+    """Bring a pledge in line with its subscription as Stripe holds it now (`subscription`, if
+    the caller has just fetched it)."""
+    subscription = subscription or gateway.fetch_subscription(subscription_id)
     now = datetime.now(UTC)
     status = STATUS_FROM_STRIPE.get(subscription["status"])
     if subscription.get("pause_collection") and status != PledgeStatus.CANCELED:
@@ -65,11 +71,13 @@ def sync_subscription(pledge: Pledge, gateway: StripeGateway, subscription_id: s
     if status is not None:
         pledges.move(pledge, status, now)
     items = (subscription.get("items") or {}).get("data") or []
+    if items:
+        # Whatever changed it, here or in Stripe's Billing Portal, shows on the member page; an
+        # ended pledge too, since the change's event may arrive after the cancellation's.
+        pledge.amount = items[0]["price"]["unit_amount"] * items[0].get("quantity", 1)
     if items and pledge.status != PledgeStatus.CANCELED:
-        # Whatever changed it, here or in Stripe's Billing Portal, shows on the member page.
         item = items[0]
         period_end = from_timestamp(item["current_period_end"])
-        pledge.amount = item["price"]["unit_amount"] * item.get("quantity", 1)
         pause = subscription.get("pause_collection") or {}
         resumes_at = pause.get("resumes_at")
         pledge.paused_until = from_timestamp(resumes_at) if pause and resumes_at else None
@@ -159,6 +167,10 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
     pledges.link_subscription(
         pledge, subscription_id=subscription_id, customer_id=_id(invoice.get("customer"))
     )
+    # Every read from Stripe comes before the payment is recorded: recording takes the ledger's
+    # lock, which every other payment then waits for until this transaction commits, and a
+    # network round trip under it makes a burst of renewals queue up one by one.
+    subscription = gateway.fetch_subscription(subscription_id) if subscription_id else None
     if invoice.get("amount_paid", 0) > 0 and not pledges.is_recorded(invoice["id"]):
         charge = gateway.fetch_invoice_charge(invoice["id"])
         paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice["created"]
@@ -174,7 +186,7 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
             _take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
     payment_problems.resolve(invoice["id"], datetime.now(UTC))
     if subscription_id:
-        sync_subscription(pledge, gateway, subscription_id)
+        sync_subscription(pledge, gateway, subscription_id, subscription)
 
 
 def _invoice_problem(kind: str) -> Handler:
@@ -252,6 +264,9 @@ def _charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> No
 
 
 def _dispute_created(dispute: dict[str, Any], gateway: StripeGateway) -> None:
+    """A chargeback takes the money back at once; an inquiry (`warning_*`) takes nothing."""
+    if str(dispute.get("status", "")).startswith("warning_"):
+        return
     contribution = pledges.find_contribution_by_charge(_id(dispute.get("charge")) or "")
     if contribution is not None:
         _take_back(contribution, disputed=dispute["amount"])

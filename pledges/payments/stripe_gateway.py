@@ -3,6 +3,7 @@ handling trusts more than the order events arrive in."""
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -254,18 +255,29 @@ class StripeGateway:
     def fetch_subscription(self, subscription_id: str) -> dict[str, Any]:
         return self.client.v1.subscriptions.retrieve(subscription_id).to_dict()
 
-    def paid_invoices(self, subscription_id: str) -> list[dict[str, Any]]:
-        invoices = self.client.v1.invoices.list(
-            params={"subscription": subscription_id, "status": "paid", "limit": 100}
-        )
-        return [invoice.to_dict() for invoice in invoices.auto_paging_iter()]
+    def subscriptions(self) -> Iterator[dict[str, Any]]:
+        """Every subscription, canceled ones too: a cancellation may come at any age."""
+        yield from self._walk(self.client.v1.subscriptions, {"status": "all"})
 
-    def find_subscription_for(self, pledge_id: int) -> str | None:
-        """The subscription a checkout made for this pledge, found by its metadata."""
-        found = self.client.v1.subscriptions.search(
-            params={"query": f"metadata['pledge_id']:'{pledge_id}'"}
-        )
-        return found.data[0].id if found.data else None
+    def invoices(self, *, status: str, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Invoices in this status (`paid`, `open`, ...) created since the given time."""
+        yield from self._walk(self.client.v1.invoices, {"status": status}, since)
+
+    def refunds(self, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Refunds made since then, whatever the age of the charge they refund."""
+        yield from self._walk(self.client.v1.refunds, {}, since)
+
+    def disputes(self, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        yield from self._walk(self.client.v1.disputes, {}, since)
+
+    @staticmethod
+    def _walk(
+        resource: Any, params: dict[str, Any], since: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        if since is not None:
+            params = {**params, "created": {"gte": int(since.timestamp())}}
+        for item in resource.list(params={**params, "limit": 100}).auto_paging_iter():
+            yield item.to_dict()
 
     def fetch_charge(self, charge_id: str) -> dict[str, Any]:
         return self.client.v1.charges.retrieve(charge_id).to_dict()

@@ -1,70 +1,351 @@
-"""`flask pledges sync-stripe`: bring pledges in line with Stripe, whatever webhooks were missed.
+"""`flask pledges sync-stripe`: bring pledges and payments in line with Stripe, whatever
+webhooks were missed.
 
-Each pledge is settled in its own transaction, so one that fails (Stripe unreachable, say)
-leaves the others done; running it again does nothing twice.
+It walks Stripe's own lists and hands each object to the functions the webhooks use
+(`stripe_events`), which are idempotent on Stripe's ids: running it twice, or while a webhook
+for the same object arrives, changes nothing twice. Each object is settled in its own
+transaction, so a crash midway keeps what was done before it. Webhooks are not written to the
+audit log (which is for organizers' actions), so neither is this; each change is logged.
 """
 
 import logging
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
+import stripe
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from pledges.extensions import db
-from pledges.models import Pledge, PledgeStatus
-from pledges.models.types import utcnow
-from pledges.payments.stripe_events import apply_paid_invoice, sync_subscription
+from pledges.extensions import begin_writing, db
+from pledges.models import PaymentProblem, Pledge, PledgeStatus
+from pledges.payments.stripe_events import (
+    STATUS_FROM_STRIPE,
+    _charge_refunded,
+    _dispute_closed,
+    _dispute_created,
+    _id,
+    _invoice_closed,
+    _invoice_problem,
+    _pledge_for,
+    _subscription_of,
+    apply_paid_invoice,
+    sync_subscription,
+)
 from pledges.payments.stripe_gateway import StripeGateway
 from pledges.services import pledges
 
 log = logging.getLogger(__name__)
 
-#: A checkout left pending longer than this is abandoned; Stripe's sessions expire in a day.
-PENDING_WINDOW = timedelta(days=3)
+T = TypeVar("T")
+
+#: Called once for each Stripe object looked at, with the name of the walk it belongs to.
+Progress = Callable[[str], None]
+
+#: How far back invoices, refunds and disputes are looked at unless told: a month of renewals
+#: with room to spare (Stripe itself retries a webhook for three days).
+DEFAULT_SINCE_DAYS = 35
+
+#: How many unknown Stripe ids the summary names before it only counts them.
+UNKNOWN_SHOWN = 20
 
 
 @dataclass
 class SyncReport:
-    pledges: int = 0
-    payments_recorded: int = 0
+    """What a run looked at and what it changed; counts only what was committed."""
+
+    subscriptions_checked: int = 0
+    pledges_updated: int = 0
+    #: Why pledges changed ("canceled", "amount changed", ...), a pledge maybe for several.
+    pledge_changes: Counter[str] = field(default_factory=Counter)
+    invoices_checked: int = 0
+    invoices_recorded: int = 0
+    refunds_applied: int = 0
+    disputes_applied: int = 0
+    problems_noted: int = 0
+    problems_resolved: int = 0
+    #: Stripe ids of subscriptions and paid invoices that match no pledge of ours.
+    unknown: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Why the run stopped before the end (Stripe unreachable, say), if it did.
+    stopped: str | None = None
 
-
-def sync(gateway: StripeGateway) -> SyncReport:
-    report = SyncReport()
-    ids = db.session.scalars(
-        select(Pledge.id).where(
-            Pledge.provider == "stripe",
-            (Pledge.provider_subscription_id.is_not(None))
-            | (Pledge.created_at > utcnow() - PENDING_WINDOW),
+    @property
+    def changes(self) -> int:
+        return (
+            self.pledges_updated
+            + self.invoices_recorded
+            + self.refunds_applied
+            + self.disputes_applied
+            + self.problems_noted
+            + self.problems_resolved
         )
-    ).all()
-    db.session.rollback()
-    for pledge_id in ids:
-        try:
-            report.payments_recorded += _sync_pledge(db.session.get(Pledge, pledge_id), gateway)
-            db.session.commit()
-            report.pledges += 1
-        except Exception as error:  # noqa: BLE001 - one pledge's trouble does not stop the rest
-            db.session.rollback()
-            log.exception("sync of pledge %s failed", pledge_id)
-            report.errors.append(f"pledge {pledge_id}: {error}")
+
+    def add(self, other: "SyncReport") -> None:
+        for each in fields(self):
+            mine = getattr(self, each.name)
+            if isinstance(mine, int | Counter | list):
+                setattr(self, each.name, mine + getattr(other, each.name))
+
+    def lines(self) -> list[str]:
+        """The summary an operator reads, one line a kind of object."""
+        why = ", ".join(
+            f"{count} {reason}" for reason, count in sorted(self.pledge_changes.items())
+        )
+        unknown = ", ".join(self.unknown[:UNKNOWN_SHOWN])
+        if len(self.unknown) > UNKNOWN_SHOWN:
+            unknown += f" and {len(self.unknown) - UNKNOWN_SHOWN} more"
+        changes = self.changes
+        return [
+            f"subscriptions checked {self.subscriptions_checked}, "
+            f"pledges updated {self.pledges_updated}" + (f" ({why})" if why else ""),
+            f"paid invoices checked {self.invoices_checked}, recorded {self.invoices_recorded}",
+            f"refunds applied {self.refunds_applied}, disputes applied {self.disputes_applied}",
+            f"payment problems noted {self.problems_noted}, resolved {self.problems_resolved}",
+            f"unknown to us {len(self.unknown)}" + (f": {unknown}" if unknown else ""),
+            f"{changes} change{'' if changes == 1 else 's'}",
+        ]
+
+
+def sync_start(day: datetime | None = None) -> datetime:
+    """The start of the given day in UTC (a date on the command line names no zone), or of the
+    day `DEFAULT_SINCE_DAYS` ago."""
+    if day is None:
+        day = datetime.now(UTC) - timedelta(days=DEFAULT_SINCE_DAYS)
+    return day.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
+
+
+def sync(
+    gateway: StripeGateway, *, since: datetime | None = None, progress: Progress | None = None
+) -> SyncReport:
+    """Walk every subscription (a cancellation comes at any age), and the invoices, refunds
+    and disputes created since `since`; apply what our database does not know yet."""
+    report = SyncReport()
+    db.session.rollback()  # each object starts a fresh transaction
+    try:
+        # Subscriptions first: the invoices' checks below read the pledges' states.
+        for subscription in _walked(gateway.subscriptions(), "subscriptions", progress):
+            _settle(report, subscription["id"], _subscription, subscription, gateway)
+        for invoice in _walked(gateway.invoices(status="paid", since=since), "invoices", progress):
+            _settle(report, invoice["id"], _paid_invoice, invoice, gateway)
+        for invoice in _walked(gateway.invoices(status="open", since=since), "failed", progress):
+            _settle(report, invoice["id"], _unpaid_invoice, invoice, gateway)
+        for problem_id in _walked(_open_problems(), "problems", progress):
+            _settle(report, f"payment problem {problem_id}", _open_problem, problem_id, gateway)
+        for charge_id in _walked(_charges_of(gateway.refunds(since=since)), "refunds", progress):
+            _settle(report, charge_id, _refunded_charge, charge_id, gateway)
+        for dispute in _walked(gateway.disputes(since=since), "disputes", progress):
+            _settle(report, dispute["id"], _dispute, dispute, gateway)
+    except stripe.StripeError as error:
+        db.session.rollback()
+        log.warning("sync-stripe stopped: %s", error)
+        report.stopped = error.user_message or str(error)
     return report
 
 
-def _sync_pledge(pledge: Pledge, gateway: StripeGateway) -> int:
-    subscription_id = pledge.provider_subscription_id
-    if subscription_id is None:
-        if pledge.status != PledgeStatus.PENDING:
-            return 0
-        subscription_id = gateway.find_subscription_for(pledge.id)
-        if subscription_id is None:
-            return 0  # the checkout was never completed
-        pledges.link_subscription(pledge, subscription_id=subscription_id, customer_id=None)
-    recorded = 0
-    for invoice in gateway.paid_invoices(subscription_id):
-        if not pledges.is_recorded(invoice["id"]):
-            apply_paid_invoice(invoice, gateway)
-            recorded += 1
+def _walked(items: Iterable[T], stage: str, progress: Progress | None) -> Iterator[T]:
+    for item in items:
+        if progress is not None:
+            progress(stage)
+        yield item
+
+
+def _settle(
+    report: SyncReport,
+    label: str,
+    work: Callable[[Any, StripeGateway, SyncReport], None],
+    item: Any,
+    gateway: StripeGateway,
+) -> None:
+    """Do one object's work in its own transaction, and count it once it is committed.
+
+    A unique key broken means a webhook did the same at the same moment: its transaction won,
+    and looking again finds the work done. Stripe's own errors stop the run (the next object
+    would meet them too); anything else is noted and the run goes on.
+    """
+    for attempt in (1, 2):
+        done = SyncReport()
+        begin_writing()
+        try:
+            work(item, gateway, done)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 1:
+                continue
+            report.errors.append(f"{label}: changed by someone else twice; run again")
+            return
+        except stripe.StripeError:
+            db.session.rollback()
+            raise
+        except Exception as error:  # noqa: BLE001 - one object's trouble does not stop the rest
+            db.session.rollback()
+            log.exception("sync of %s failed", label)
+            report.errors.append(f"{label}: {error}")
+            return
+        report.add(done)
+        return
+
+
+def _subscription(subscription: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:
+    done.subscriptions_checked += 1
+    subscription_id = subscription["id"]
+    pledge = _pledge_for(subscription_id, subscription.get("metadata"))
+    if pledge is None:
+        done.unknown.append(subscription_id)
+        return
+    if pledge.provider_subscription_id not in (None, subscription_id):
+        # Two checkouts paid for one pledge: a person should look, and maybe refund one.
+        done.unknown.append(f"{subscription_id} (pledge {pledge.id} has another)")
+        return
+    if pledge.status == PledgeStatus.CANCELED and (
+        STATUS_FROM_STRIPE.get(subscription["status"]) == PledgeStatus.CANCELED
+    ):
+        return  # ended on both sides: nothing can change, and no need to ask Stripe again
+    before = _facts(pledge)
+    pledges.link_subscription(
+        pledge, subscription_id=subscription_id, customer_id=_id(subscription.get("customer"))
+    )
     sync_subscription(pledge, gateway, subscription_id)
-    return recorded
+    reasons = _what_changed(before, _facts(pledge))
+    if reasons:
+        log.info("sync-stripe: pledge %s %s", pledge.id, ", ".join(reasons))
+        done.pledges_updated += 1
+        done.pledge_changes.update(reasons)
+
+
+def _facts(pledge: Pledge) -> dict[str, object]:
+    return {
+        "status": pledge.status,
+        "amount": pledge.amount,
+        "ends_at": pledge.ends_at,
+        "paused_until": pledge.paused_until,
+        "next_charge_at": pledge.next_charge_at,
+        "subscription": pledge.provider_subscription_id,
+    }
+
+
+def _what_changed(before: dict[str, object], after: dict[str, object]) -> list[str]:
+    reasons = []
+    if before["status"] != after["status"]:
+        reasons.append(str(after["status"]).replace("_", " "))
+    if before["amount"] != after["amount"]:
+        reasons.append("amount changed")
+    if before["ends_at"] != after["ends_at"]:
+        reasons.append("set to end" if after["ends_at"] else "no longer ending")
+    if before["subscription"] != after["subscription"]:
+        reasons.append("linked")
+    if before["paused_until"] != after["paused_until"] and not reasons:
+        reasons.append("pause changed")
+    if before["next_charge_at"] != after["next_charge_at"] and not reasons:
+        reasons.append("next charge moved")
+    return reasons
+
+
+def _paid_invoice(invoice: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:
+    done.invoices_checked += 1
+    if invoice.get("amount_paid", 0) <= 0 or pledges.is_recorded(invoice["id"]):
+        return  # nothing was paid (a free month), or the webhook did its job
+    if _pledge_for(*_subscription_of(invoice)) is None:
+        done.unknown.append(invoice["id"])
+        return
+    unpaid = _unresolved(invoice["id"])
+    apply_paid_invoice(invoice, gateway)  # which also resolves its payment problem, if any
+    log.info("sync-stripe: recorded invoice %s", invoice["id"])
+    done.invoices_recorded += 1
+    done.problems_resolved += int(unpaid and not _unresolved(invoice["id"]))
+
+
+def _unpaid_invoice(invoice: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:
+    """A renewal tried and declined whose event never came: noted as the webhook would.
+
+    Only for a pledge Stripe now holds as past due, so that an old unpaid invoice of a pledge
+    that ended since does not send a failed-payment email. A charge that waits for 3-D Secure
+    looks the same from here and is noted as failed; its own email needs its own event.
+    """
+    if not invoice.get("attempt_count"):
+        return  # not tried yet
+    pledge = _pledge_for(*_subscription_of(invoice))
+    if pledge is None or pledge.status != PledgeStatus.PAST_DUE:
+        return
+    known = select(PaymentProblem.id).where(PaymentProblem.invoice_id == invoice["id"])
+    if db.session.scalar(known) is not None:
+        return  # noted already, or paid and resolved since
+    _invoice_problem("failed")(invoice, gateway)
+    log.info("sync-stripe: payment problem noted for invoice %s", invoice["id"])
+    done.problems_noted += 1
+
+
+def _unresolved(invoice_id: str) -> bool:
+    problem = select(PaymentProblem.id).where(
+        PaymentProblem.invoice_id == invoice_id, PaymentProblem.resolved_at.is_(None)
+    )
+    return db.session.scalar(problem) is not None
+
+
+def _open_problems() -> list[int]:
+    ids = db.session.scalars(
+        select(PaymentProblem.id)
+        .join(Pledge, Pledge.id == PaymentProblem.pledge_id)
+        .where(PaymentProblem.resolved_at.is_(None), Pledge.provider == "stripe")
+        .order_by(PaymentProblem.id)
+    ).all()
+    db.session.rollback()
+    return list(ids)
+
+
+def _open_problem(problem_id: int, gateway: StripeGateway, done: SyncReport) -> None:
+    """A problem whose invoice was paid, voided or given up on since, and we missed it."""
+    problem = db.session.get(PaymentProblem, problem_id)
+    if problem is None or problem.resolved_at is not None:
+        return
+    invoice = gateway.fetch_invoice(problem.invoice_id)
+    if invoice.get("status") == "paid":
+        recorded = pledges.is_recorded(invoice["id"])
+        apply_paid_invoice(invoice, gateway)
+        done.invoices_recorded += int(not recorded and pledges.is_recorded(invoice["id"]))
+    elif invoice.get("status") in {"void", "uncollectible"}:
+        _invoice_closed(invoice, gateway)
+    else:
+        return
+    if not _unresolved(invoice["id"]):
+        log.info("sync-stripe: payment problem for invoice %s resolved", invoice["id"])
+        done.problems_resolved += 1
+
+
+def _charges_of(refunds: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Each refunded charge once: the charge holds the total refunded, all refunds together."""
+    seen: set[str] = set()
+    for refund in refunds:
+        charge_id = _id(refund.get("charge"))
+        if charge_id and charge_id not in seen:
+            seen.add(charge_id)
+            yield charge_id
+
+
+def _refunded_charge(charge_id: str, gateway: StripeGateway, done: SyncReport) -> None:
+    contribution = pledges.find_contribution_by_charge(charge_id)
+    if contribution is None:
+        return  # not ours, or its payment is unknown (and listed as such)
+    before = contribution.refunded
+    _charge_refunded({"id": charge_id}, gateway)
+    if contribution.refunded != before:
+        log.info("sync-stripe: contribution %s refunded", contribution.id)
+        done.refunds_applied += 1
+
+
+def _dispute(dispute: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:
+    contribution = pledges.find_contribution_by_charge(_id(dispute.get("charge")) or "")
+    if contribution is None:
+        return
+    before = contribution.disputed
+    if dispute.get("status") == "won":
+        if before:
+            _dispute_closed(dispute, gateway)
+    else:  # open, or lost: the money is gone while it is open, and for good once lost
+        _dispute_created(dispute, gateway)
+    if contribution.disputed != before:
+        log.info("sync-stripe: contribution %s dispute %s", contribution.id, dispute["status"])
+        done.disputes_applied += 1

@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlsplit
 from stripe import WebhookSignature
 
 DAY = 24 * 3600
+#: Stripe's own largest page; a test may make the fake's pages smaller to see paging work.
+MAX_PAGE = 100
 
 #: The account's settlement currency, and what the fake pays out for one unit of another
 #: (in minor units of the settlement currency per minor unit): Stripe converts at its own rate.
@@ -26,6 +28,10 @@ RATES_TO_ACCOUNT = {"eur": 1.0, "usd": 0.9123, "gbp": 1.1657}
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def _subscription_of(invoice: dict[str, Any]) -> str | None:
+    return ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription")
 
 
 def parse_form(body: str) -> dict[str, Any]:
@@ -53,12 +59,27 @@ def parse_form(body: str) -> dict[str, Any]:
     return root
 
 
+class _Server(ThreadingHTTPServer):
+    """Many app workers may call at once (the webhook storm): a deeper listen queue than the
+    default 5, so a burst of connections is not dropped and retried a second later."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class FakeStripe:
     def __init__(self, webhook_secret: str) -> None:
         self.webhook_secret = webhook_secret
         self.objects: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self.requests: list[dict[str, Any]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        #: The most a list answers in one page, whatever `limit` asks for.
+        self.page_size = MAX_PAGE
+        #: When set, (status, error) is the answer to every request: Stripe down, a bad key.
+        self.refusing: tuple[int, dict[str, Any]] | None = None
+        #: Held while a request is answered: the objects are plain dicts, and concurrent
+        #: requests (or a test changing them at the same time) must not see them half-changed.
+        self.lock = threading.RLock()
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- the server -------------------------------------------------------------------------
@@ -78,6 +99,8 @@ class FakeStripe:
     def reset(self) -> None:
         self.objects.clear()
         self.requests.clear()
+        self.page_size = MAX_PAGE
+        self.refusing = None
 
     def _handler_class(self):  # noqa: ANN202
         fake = self
@@ -100,16 +123,18 @@ class FakeStripe:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 params = parse_form(body if method == "POST" else parts.query)
-                fake.requests.append(
-                    {
-                        "method": method,
-                        "path": parts.path,
-                        "params": params,
-                        "headers": dict(self.headers),
-                    }
-                )
-                status, answer = fake.route(method, parts.path, params)
-                self._answer(status, answer)
+                with fake.lock:
+                    fake.requests.append(
+                        {
+                            "method": method,
+                            "path": parts.path,
+                            "params": params,
+                            "headers": dict(self.headers),
+                        }
+                    )
+                    status, answer = fake.route(method, parts.path, params)
+                    data = json.dumps(answer)  # serialized under the lock, as it is now
+                self._answer(status, json.loads(data))
 
             def do_GET(self) -> None:  # noqa: N802
                 self._handle("GET")
@@ -125,6 +150,8 @@ class FakeStripe:
     # -- the API ----------------------------------------------------------------------------
 
     def route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if self.refusing is not None:
+            return self.refusing
         if method == "POST" and path == "/v1/products":
             return 200, self._store("product", {"id": _new_id("prod"), "name": params["name"]})
         if method == "POST" and path == "/v1/checkout/sessions":
@@ -162,11 +189,24 @@ class FakeStripe:
             found = [
                 i
                 for i in self.objects["invoice"].values()
-                if i["status"] == params.get("status")
-                and i["parent"]["subscription_details"]["subscription"]
-                == params.get("subscription")
+                if params.get("status") in (None, i["status"])
+                and params.get("subscription") in (None, _subscription_of(i))
             ]
-            return 200, {"object": "list", "data": found, "has_more": False, "url": path}
+            return 200, self._page(found, params, path)
+        if method == "GET" and path == "/v1/subscriptions":
+            wanted = params.get("status")
+            found = [
+                s
+                for s in self.objects["subscription"].values()
+                # As Stripe does: without a status, the canceled ones are left out.
+                if wanted == "all"
+                or wanted == s["status"]
+                or (wanted is None and s["status"] not in {"canceled", "incomplete_expired"})
+            ]
+            return 200, self._page(found, params, path)
+        if method == "GET" and path in {"/v1/refunds", "/v1/disputes"}:
+            kind = path.removeprefix("/v1/").removesuffix("s")
+            return 200, self._page(list(self.objects[kind].values()), params, path)
         if method == "GET" and path == "/v1/invoice_payments":
             invoice_id = params.get("invoice")
             found = [
@@ -211,6 +251,39 @@ class FakeStripe:
             return 200, found
         return 404, {
             "error": {"type": "invalid_request_error", "message": f"Unrecognized {method} {path}"}
+        }
+
+    def _page(self, found: list[dict], params: dict[str, Any], path: str) -> dict[str, Any]:
+        """One page of a list, as Stripe pages: newest first, `created` filters, `limit` (10 by
+        default), and `starting_after` the last id of the page before."""
+        created = params.get("created")
+        bounds = (
+            created if isinstance(created, dict) else {} if created is None else {"eq": created}
+        )
+        tests = {
+            "gte": lambda value, bound: value >= bound,
+            "gt": lambda value, bound: value > bound,
+            "lte": lambda value, bound: value <= bound,
+            "lt": lambda value, bound: value < bound,
+            "eq": lambda value, bound: value == bound,
+        }
+        newest_first = [
+            obj
+            for _order, obj in sorted(
+                enumerate(found), key=lambda pair: (pair[1]["created"], pair[0]), reverse=True
+            )
+            if all(tests[op](obj["created"], int(bound)) for op, bound in bounds.items())
+        ]
+        after = params.get("starting_after")
+        if after:
+            ids = [obj["id"] for obj in newest_first]
+            newest_first = newest_first[ids.index(after) + 1 :]
+        limit = min(int(params.get("limit", 10)), self.page_size)
+        return {
+            "object": "list",
+            "data": newest_first[:limit],
+            "has_more": len(newest_first) > limit,
+            "url": path,
         }
 
     def _update_subscription(self, subscription_id: str, params: dict) -> tuple[int, dict]:
@@ -406,9 +479,15 @@ class FakeStripe:
         return self.objects["charge"][intent["latest_charge"]]
 
     def refund(self, invoice_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Money given back on an invoice's charge: a Refund object, and the charge's total."""
         charge = self.charge_of(invoice_id)
-        charge["amount_refunded"] = charge.get("amount_refunded", 0) + (amount or charge["amount"])
+        amount = amount or charge["amount"]
+        charge["amount_refunded"] = charge.get("amount_refunded", 0) + amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        self._store(
+            "refund",
+            {"id": _new_id("re"), "charge": charge["id"], "amount": amount, "status": "succeeded"},
+        )
         return charge
 
     def dispute(self, invoice_id: str) -> dict[str, Any]:
@@ -436,6 +515,7 @@ class FakeStripe:
                 "customer": subscription["customer"],
                 "amount_due": subscription["items"]["data"][0]["price"]["unit_amount"],
                 "amount_paid": 0,
+                "attempt_count": 1,
                 "hosted_invoice_url": f"https://invoice.stripe.com/i/{invoice_id}",
                 "parent": {
                     "type": "subscription_details",
@@ -451,6 +531,14 @@ class FakeStripe:
         subscription = self.objects["subscription"][subscription_id]
         subscription["status"] = "canceled"
         return subscription
+
+    def update_price(self, subscription_id: str, amount: int) -> dict[str, Any]:
+        """The amount changed on Stripe's side (the Billing Portal, or the dashboard)."""
+        with self.lock:
+            subscription = self.objects["subscription"][subscription_id]
+            item = subscription["items"]["data"][0]
+            item["price"] = {**item["price"], "id": _new_id("price"), "unit_amount": amount}
+            return subscription
 
     # -- webhooks ---------------------------------------------------------------------------
 

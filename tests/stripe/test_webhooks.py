@@ -245,6 +245,19 @@ def test_dispute_withdraws_the_contribution(app, checkout, fake_stripe, post_web
         assert (contribution.disputed, contribution.available) == (2000, 0)
 
 
+def test_an_inquiry_takes_no_money_until_it_becomes_a_chargeback(
+    app, checkout, fake_stripe, post_webhook
+):
+    """Stripe withdraws nothing for an inquiry (a dispute whose status starts `warning_`)."""
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    inquiry = {**fake_stripe.dispute(checkout["invoice"]["id"]), "status": "warning_needs_response"}
+
+    assert post_webhook(fake_stripe.event("charge.dispute.created", inquiry)).status_code == 200
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.disputed, contribution.available) == (0, 2000 - contribution.fee)
+
+
 def test_refund_that_arrived_before_its_payment_is_not_lost(
     app, checkout, fake_stripe, post_webhook
 ):
