@@ -5,14 +5,18 @@ from sqlalchemy import text
 
 from pledges.extensions import db
 from pledges.markdown import render_markdown
-from pledges.services import attribution, fund
+from pledges.services import attribution, fund, public_figures
 
 bp = Blueprint("public", __name__)
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("public/index.html", summary=fund.summary())
+    summary = fund.summary()
+    # With one or two supporters, the count next to the monthly total would say what they give.
+    return render_template(
+        "public/index.html", summary=summary, supporters=public_figures.count(summary.supporters)
+    )
 
 
 @bp.get("/cases/<slug>")
