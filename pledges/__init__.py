@@ -1,6 +1,7 @@
 """Pledges: monthly pledges for a solidarity fund."""
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pledges import config as settings
+from pledges import logging_setup
 from pledges.crypto import DataCipher
 from pledges.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from pledges.i18n import select_locale
@@ -34,7 +36,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings.derived_settings(app.config))
     if test_config is not None:
         app.config.update(test_config)
-    settings.check(app.config)
+    if not settings.doctor_requested(sys.argv):
+        settings.check(app.config)
+    logging_setup.init_app(app)
     os.makedirs(app.instance_path, exist_ok=True)
 
     if app.config["TRUSTED_PROXIES"]:

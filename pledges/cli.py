@@ -17,7 +17,7 @@ from pledges.money import format_money, to_minor
 from pledges.payments import gateway
 from pledges.payments.demo_gateway import DemoGateway
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.payments.stripe_sync import sync
+from pledges.payments.stripe_sync import DEFAULT_SINCE_DAYS, sync, sync_start
 from pledges.services import (
     demo_data,
     disbursements,
@@ -123,18 +123,39 @@ def deliver_mail(once: bool, interval: float) -> None:
 
 
 @pledges_cli.command("sync-stripe")
-def sync_stripe() -> None:
-    """Reconcile pledges with Stripe: subscriptions' states and any paid invoice not recorded."""
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help=f"Look at invoices, refunds and disputes created from this day on (UTC); default: "
+    f"the last {DEFAULT_SINCE_DAYS} days. Every subscription is checked whatever its age.",
+)
+def sync_stripe(since) -> None:  # noqa: ANN001
+    """Reconcile with Stripe what missed webhooks left behind: subscriptions' states and
+    amounts, paid invoices not recorded, refunds, disputes, failed payments. Safe to run again
+    and next to webhooks; cron may run it daily."""
     stripe = gateway()
     if not isinstance(stripe, StripeGateway):
         raise click.UsageError("sync-stripe needs PAYMENTS=stripe")
-    report = sync(stripe)
-    click.echo(
-        f"stripe: {report.pledges} pledges checked, {report.payments_recorded} payments recorded"
-    )
+    start = sync_start(since)
+    with tqdm(unit=" objects", desc="stripe", disable=None) as bar:  # only on a terminal
+
+        def progress(stage: str) -> None:
+            bar.set_description_str(stage, refresh=False)
+            bar.update()
+
+        report = sync(stripe, since=start, progress=progress)
+    click.echo(f"stripe (invoices, refunds and disputes since {start:%Y-%m-%d} UTC):")
+    for line in report.lines():
+        click.echo(f"  {line}")
     for error in report.errors:
         click.echo(f"  {error}", err=True)
-    if report.errors:
+    if report.stopped:
+        click.echo(
+            f"Stripe error, the sync stopped: {report.stopped}\n"
+            "What is counted above is kept; run it again.",
+            err=True,
+        )
+    if report.errors or report.stopped:
         raise SystemExit(1)
 
 
@@ -213,6 +234,24 @@ def ledger_check() -> None:
     if problems:
         raise SystemExit(1)
     click.echo("ledger sound: every invariant holds")
+
+
+@pledges_cli.command("doctor")
+def doctor() -> None:
+    """Check the configuration and what it points at (database, migrations, mail server,
+    Redis, Stripe key mode, translations); exit 1 if anything fails."""
+    from flask import current_app
+
+    from pledges import doctor as diagnosis
+
+    results = diagnosis.examine(current_app._get_current_object())
+    for result in results:
+        click.echo(f"{'✓' if result.passed else '✗'} {result.name}: {result.reason}")
+    failed = [result.name for result in results if not result.passed]
+    if failed:
+        click.echo(f"{len(failed)} of {len(results)} checks failed: {', '.join(failed)}", err=True)
+        raise SystemExit(1)
+    click.echo(f"all {len(results)} checks passed")
 
 
 def register(app: Flask) -> None:

@@ -39,6 +39,21 @@ def test_a_complete_production_configuration_starts():
         ({"STRIPE_WEBHOOK_SECRET": ""}, "STRIPE_WEBHOOK_SECRET"),
         ({"PLEDGES_ENV": "staging"}, "PLEDGES_ENV"),
         ({"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI"),
+        # Weak secrets: defaults, too short for production, or no variety.
+        ({"SECRET_KEY": "change-me"}, "SECRET_KEY .*default"),
+        ({"SECRET_KEY": "x7Kp2QvLm9Rt4WzA8bNc3Df6Gh1Jy5"}, "SECRET_KEY has 30 characters"),
+        ({"SECRET_KEY": "a" * 48}, "SECRET_KEY is a repeated pattern"),
+        ({"SECRET_KEY": "abc123" * 8}, "SECRET_KEY is a repeated pattern"),
+        ({"PLEDGES_DATA_KEY": "change-me"}, "PLEDGES_DATA_KEY .*default"),
+        ({"PLEDGES_DATA_KEY": "short-but-sixteen-chars"}, "PLEDGES_DATA_KEY has 23 characters"),
+        ({"PLEDGES_DATA_KEY": "0" * 64}, "PLEDGES_DATA_KEY is a repeated pattern"),
+        ({"DATABASE_URL": "sqlite:///pledges.db"}, "ALLOW_SQLITE_IN_PRODUCTION=1"),
+        ({"DATABASE_URL": "sqlite:///pledges.db"}, "PLEDGES_ALLOW_SQLITE=1, its older name"),
+        (
+            {"RATELIMIT_STORAGE_URI": "memory://", "WEB_CONCURRENCY": "3"},
+            "memory:// with 3 gunicorn workers",
+        ),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ],
 )
 def test_production_refuses_an_unsafe_configuration(change, complaint):
@@ -46,8 +61,170 @@ def test_production_refuses_an_unsafe_configuration(change, complaint):
         checked({**PRODUCTION, **change})
 
 
-def test_sqlite_in_production_only_when_explicitly_allowed():
-    checked({**PRODUCTION, "DATABASE_URL": "sqlite:///p.db", "PLEDGES_ALLOW_SQLITE": "1"})
+@pytest.mark.parametrize("allow", ["ALLOW_SQLITE_IN_PRODUCTION", "PLEDGES_ALLOW_SQLITE"])
+def test_sqlite_in_production_only_when_explicitly_allowed(allow):
+    checked({**PRODUCTION, "DATABASE_URL": "sqlite:///p.db", allow: "1"})
+
+
+def test_the_older_name_for_allowing_sqlite_is_named_as_such():
+    config = settings.from_environment(
+        {**PRODUCTION, "DATABASE_URL": "sqlite:///p.db", "PLEDGES_ALLOW_SQLITE": "1"}, "/x"
+    )
+    [result] = [r for r in settings.results(config) if r.name == "database-kind"]
+    assert result.passed and "older name of ALLOW_SQLITE_IN_PRODUCTION" in result.reason
+
+
+def test_production_without_a_webhook_secret_is_refused_whatever_the_gateway():
+    config = settings.from_environment({**PRODUCTION, "STRIPE_WEBHOOK_SECRET": ""}, "/x")
+    config["PAYMENTS"] = "demo"
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        settings.check(config)
+
+
+def test_rate_limits_in_memory_are_allowed_with_exactly_one_worker():
+    checked({**PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://", "WEB_CONCURRENCY": "1"})
+    with pytest.raises(ConfigError, match="memory:// with 2 gunicorn workers"):
+        checked({**PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://", "WEB_CONCURRENCY": "2"})
+
+
+def test_without_web_concurrency_the_workers_are_twice_the_cores_plus_one_capped():
+    assert settings.web_concurrency(None, cores=1) == 3
+    assert settings.web_concurrency("", cores=2) == 5
+    assert settings.web_concurrency(None, cores=64) == settings.MAX_DEFAULT_WORKERS
+    assert settings.web_concurrency("4", cores=64) == 4
+    with pytest.raises(ConfigError, match="WEB_CONCURRENCY"):
+        settings.web_concurrency("many")
+    with pytest.raises(ConfigError, match="WEB_CONCURRENCY"):
+        settings.web_concurrency("0")
+
+
+def test_a_long_random_secret_passes_in_production():
+    import secrets
+
+    checked(
+        {
+            **PRODUCTION,
+            "SECRET_KEY": secrets.token_hex(16),
+            "PLEDGES_DATA_KEY": secrets.token_urlsafe(32),
+        }
+    )
+
+
+def test_one_error_names_every_failing_check_and_no_secret():
+    environ = {
+        **PRODUCTION,
+        "SECRET_KEY": "b" * 40,
+        "PAYMENTS": "demo",
+        "STRIPE_WEBHOOK_SECRET": "",
+        "DATABASE_URL": "sqlite:///p.db",
+    }
+    with pytest.raises(ConfigError) as refused:
+        checked(environ)
+
+    message = str(refused.value)
+    for complaint in ("SECRET_KEY", "demo payment gateway", "STRIPE_WEBHOOK_SECRET", "SQLite"):
+        assert complaint in message
+    assert "b" * 40 not in message
+
+
+def test_every_check_is_listed_with_its_outcome_and_reason():
+    results = settings.results(settings.from_environment(PRODUCTION, "/x"))
+
+    assert [r.name for r in results] == list(settings.CHECKS)
+    assert all(r.passed and r.reason for r in results)
+    for secret in (PRODUCTION["SECRET_KEY"], PRODUCTION["PLEDGES_DATA_KEY"], "whsec_x"):
+        assert all(secret not in r.reason for r in results)
+
+
+def test_logs_are_json_in_production_and_text_in_development():
+    assert settings.from_environment(PRODUCTION, "/x")["LOG_FORMAT"] == "json"
+    assert settings.from_environment({}, "/x")["LOG_FORMAT"] == "text"
+    assert settings.from_environment({"LOG_FORMAT": "JSON"}, "/x")["LOG_FORMAT"] == "json"
+
+
+def doctor_lines(runner) -> tuple[int, dict[str, str]]:
+    result = runner.invoke(args=["pledges", "doctor"])
+    lines = {}
+    for line in result.stdout.splitlines():
+        if line[:2] in {"✓ ", "✗ "}:
+            name, reason = line[2:].split(": ", 1)
+            lines[name] = line[0] + " " + reason
+    return result.exit_code, lines
+
+
+def test_doctor_passes_on_a_sound_development_setup(runner):
+    exit_code, lines = doctor_lines(runner)
+
+    assert set(settings.CHECKS) < set(lines)
+    for live in ("database-reachable", "migrations", "mail-server", "stripe-mode", "translations"):
+        assert live in lines
+    assert all(line.startswith("✓") for line in lines.values()), lines
+    assert exit_code == 0
+
+
+def test_doctor_names_what_is_unreachable_and_exits_1(config, make_app, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    app = make_app(
+        {
+            **config,
+            "MAIL_PORT": free_port,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'never-migrated.db'}",
+        }
+    )
+
+    exit_code, lines = doctor_lines(app.test_cli_runner())
+
+    assert exit_code == 1
+    assert lines["mail-server"].startswith("✗")
+    assert lines["database-reachable"].startswith("✗ no SQLite file")
+    assert lines["migrations"].startswith("✗")
+    assert lines["secret-key"].startswith("✓")
+    assert not (tmp_path / "never-migrated.db").exists()  # the doctor made no empty database
+
+
+@pytest.mark.parametrize(
+    ("key", "verdict"),
+    [("sk_live_abc", "✓ live-mode key"), ("sk_test_abc", "✗ a test-mode key in production")],
+)
+def test_doctor_compares_the_stripe_key_mode_with_the_environment(config, make_app, key, verdict):
+    app = make_app(
+        {
+            **config,
+            "PLEDGES_ENV": "production",
+            "SECRET_KEY": PRODUCTION["SECRET_KEY"],
+            "PLEDGES_DATA_KEY": PRODUCTION["PLEDGES_DATA_KEY"],
+            "BASE_URL": "https://fund.example.org",
+            "PAYMENTS": "stripe",
+            "STRIPE_SECRET_KEY": key,
+            "STRIPE_WEBHOOK_SECRET": "whsec_x",
+            "ALLOW_SQLITE_IN_PRODUCTION": True,
+            "WEB_CONCURRENCY": 1,
+        }
+    )
+
+    exit_code, lines = doctor_lines(app.test_cli_runner())
+
+    assert lines["stripe-mode"].startswith(verdict)
+    assert key not in "".join(lines.values())
+    assert exit_code == (0 if verdict.startswith("✓") else 1)
+
+
+def test_the_doctor_starts_on_a_configuration_the_app_refuses(config, make_app, monkeypatch):
+    unsafe = {**config, "PLEDGES_ENV": "production", "SECRET_KEY": "dev"}
+    with pytest.raises(ConfigError):
+        make_app(unsafe)
+
+    monkeypatch.setattr("sys.argv", ["flask", "--app", "wsgi", "pledges", "doctor"])
+    exit_code, lines = doctor_lines(make_app(unsafe).test_cli_runner())
+
+    assert exit_code == 1
+    assert lines["secret-key"].startswith("✗ SECRET_KEY is a well-known default")
+    assert lines["payments"].startswith("✗ the demo payment gateway cannot run in production")
+    assert lines["environment"].startswith("✓")
 
 
 def test_development_defaults_need_no_keys(tmp_path):

@@ -1,0 +1,181 @@
+"""`flask pledges doctor`: every configuration check, and a few that need the world (the
+database, the mail server, Redis), each with a reason — what an operator runs after changing
+the configuration or before opening the doors.
+
+Reasons never show a secret: a database address without its password, errors redacted.
+"""
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+
+from pledges import config as settings
+from pledges.config import CheckResult
+from pledges.extensions import db
+from pledges.i18n import LANGUAGES
+from pledges.redaction import redact
+
+#: Seconds to wait for a server that may not answer at all.
+CONNECT_TIMEOUT = 5
+
+
+def _failure(name: str, error: Exception) -> CheckResult:
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return CheckResult(name, False, redact(f"{type(error).__name__}: {first_line}"))
+
+
+def database(app: Flask) -> CheckResult:
+    url = db.engine.url.render_as_string(hide_password=True)
+    path = db.engine.url.database if db.engine.url.get_backend_name() == "sqlite" else None
+    if path and path != ":memory:" and not Path(path).exists():
+        # Connecting would make an empty file, and a wrong path would then look fine.
+        return CheckResult(
+            "database-reachable",
+            False,
+            f"no SQLite file at {path}: run `flask --app wsgi db upgrade`",
+        )
+    try:
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except Exception as error:  # noqa: BLE001 - any failure is the answer
+        return _failure("database-reachable", error)
+    return CheckResult(
+        "database-reachable", True, f"{db.engine.url.get_backend_name()} answers ({url})"
+    )
+
+
+def migrations(app: Flask) -> CheckResult:
+    """The schema is the one this code expects: `flask db upgrade` has run."""
+    script = ScriptDirectory(app.extensions["migrate"].directory)
+    heads = set(script.get_heads())
+    if not database(app).passed:
+        return CheckResult("migrations", False, "cannot tell without the database")
+    chatty = logging.getLogger("alembic.runtime.migration")
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)  # "Context impl SQLiteImpl." says nothing to an operator
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except Exception as error:  # noqa: BLE001
+        return _failure("migrations", error)
+    finally:
+        chatty.setLevel(level)
+    if current == heads:
+        return CheckResult("migrations", True, f"at head ({', '.join(sorted(heads))})")
+    return CheckResult(
+        "migrations",
+        False,
+        f"database at {', '.join(sorted(current)) or 'no revision'}, code at "
+        f"{', '.join(sorted(heads))}: run `flask --app wsgi db upgrade`",
+    )
+
+
+def mail_server(app: Flask) -> CheckResult:
+    """Connect, say hello, start TLS and log in as the mail worker would; send nothing."""
+    config = app.config
+    host, port = config["MAIL_SERVER"], config["MAIL_PORT"]
+    try:
+        if config.get("MAIL_USE_SSL"):
+            context = ssl.create_default_context()
+            connection = smtplib.SMTP_SSL(host, port, timeout=CONNECT_TIMEOUT, context=context)
+        else:
+            connection = smtplib.SMTP(host, port, timeout=CONNECT_TIMEOUT)
+        with connection:
+            if config.get("MAIL_USE_TLS"):
+                connection.starttls(context=ssl.create_default_context())
+            if config.get("MAIL_USERNAME"):
+                connection.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+            connection.noop()
+    except Exception as error:  # noqa: BLE001
+        return _failure("mail-server", error)
+    logged_in = ", logged in" if config.get("MAIL_USERNAME") else ""
+    return CheckResult("mail-server", True, f"{host}:{port} answers{logged_in}")
+
+
+def rate_limit_storage(app: Flask) -> CheckResult:
+    from limits.storage import storage_from_string
+
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    scheme = uri.split("://", 1)[0]
+    if scheme == "memory":
+        return CheckResult(
+            "rate-limit-storage-reachable", True, "in process memory: nothing to reach"
+        )
+    options = (
+        {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": CONNECT_TIMEOUT}
+        if scheme.startswith("redis")
+        else {}
+    )
+    try:
+        reachable = storage_from_string(uri, **options).check()
+    except Exception as error:  # noqa: BLE001
+        return _failure("rate-limit-storage-reachable", error)
+    if not reachable:
+        return CheckResult("rate-limit-storage-reachable", False, f"{scheme}:// does not answer")
+    return CheckResult("rate-limit-storage-reachable", True, f"{scheme}:// answers")
+
+
+def stripe_mode(app: Flask) -> CheckResult:
+    """A test key in production takes pledges that never pay; a live key elsewhere charges
+    real cards from a machine that is not the fund's."""
+    config = app.config
+    if config["PAYMENTS"] != "stripe":
+        return CheckResult("stripe-mode", True, "demo payments: no Stripe key in use")
+    key = config["STRIPE_SECRET_KEY"]
+    mode = next(
+        (m for m in ("live", "test") if key.startswith((f"sk_{m}_", f"rk_{m}_"))),
+        None,
+    )
+    if mode is None:
+        return CheckResult(
+            "stripe-mode", False, "STRIPE_SECRET_KEY is not a Stripe secret key (sk_live_…)"
+        )
+    production = config["PLEDGES_ENV"] == "production"
+    if production and mode == "test":
+        return CheckResult(
+            "stripe-mode", False, "a test-mode key in production: no pledge would ever pay"
+        )
+    if not production and mode == "live":
+        return CheckResult(
+            "stripe-mode", False, "a live-mode key outside production: it would charge real cards"
+        )
+    return CheckResult("stripe-mode", True, f"{mode}-mode key, as {config['PLEDGES_ENV']} wants")
+
+
+def translations(app: Flask) -> CheckResult:
+    """Each language's catalog compiled, and not older than its source."""
+    directory = Path(app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0])
+    problems = []
+    for language in LANGUAGES:
+        folder = directory / language / "LC_MESSAGES"
+        compiled, source = folder / "messages.mo", folder / "messages.po"
+        if not compiled.exists():
+            problems.append(f"{language} is not compiled")
+        elif source.exists() and source.stat().st_mtime > compiled.stat().st_mtime:
+            problems.append(f"{language} changed since it was compiled")
+    if problems:
+        return CheckResult(
+            "translations", False, "; ".join(problems) + ": run `bin/translations compile`"
+        )
+    return CheckResult("translations", True, f"{', '.join(LANGUAGES)} compiled")
+
+
+LIVE_CHECKS: list[Callable[[Flask], CheckResult]] = [
+    database,
+    migrations,
+    mail_server,
+    rate_limit_storage,
+    stripe_mode,
+    translations,
+]
+
+
+def examine(app: Flask) -> list[CheckResult]:
+    """The configuration's checks, then the live ones, in a fixed order."""
+    return settings.results(app.config) + [check(app) for check in LIVE_CHECKS]
