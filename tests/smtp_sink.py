@@ -22,6 +22,15 @@ class RecordingHandler:
         self.maildir: mailbox.Maildir | None = None
         #: address -> the reply that refuses it, e.g. "550 no such user" or "451 try later"
         self.refuse: dict[str, str] = {}
+        #: Offer PIPELINING (RFC 2920), as the mail servers a fund relays through do; aiosmtpd
+        #: answers pipelined commands in order, it only does not say so.
+        self.pipelining = True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # noqa: ANN001, N802
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(self, server, session, envelope, address, options) -> str:  # noqa: ANN001, N802
         if address in self.refuse:
@@ -56,4 +65,5 @@ class SmtpSink:
     def reset(self, maildir: str | None = None) -> None:
         self.handler.messages.clear()
         self.handler.refuse.clear()
+        self.handler.pipelining = True
         self.handler.maildir = mailbox.Maildir(maildir, create=True) if maildir else None

@@ -5,10 +5,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
+from babel.dates import format_date as babel_format_date
+from babel.support import NullTranslations
 from flask import current_app, g, render_template, url_for
-from flask_babel import force_locale, format_date
+from flask_babel import force_locale, format_date, get_locale, get_translations
 from flask_babel import gettext as _
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from sqlalchemy import select
 
 from pledges.extensions import db
@@ -56,6 +63,7 @@ def _render(
         "fund_name": current_app.config["FUND_NAME"],
         "subject": subject,
         "login_url": url_for("auth.login", _external=True),
+        "gettext": _template_gettext(get_translations()),
         **context,
     }
     return RenderedEmail(
@@ -64,6 +72,23 @@ def _render(
         html=render_template(f"email/{template}.html", **context),
         headers=headers,
     )
+
+
+@lru_cache(maxsize=64)
+def _template_gettext(translations: NullTranslations) -> Callable[..., str]:
+    """The templates' `_()` bound to one language's catalogue, given to the email templates in
+    their context, where it stands before the one Flask-Babel installs. That one looks the
+    catalogue up anew for every string, a dozen times in a digest; this one does what it does
+    then (Jinja's "newstyle" gettext) with the catalogue in hand."""
+
+    @pass_context
+    def gettext(context: Context, string: str, **variables: Any) -> str:
+        translated = translations.ugettext(string)
+        if context.eval_ctx.autoescape:
+            translated = Markup(translated)
+        return translated % variables
+
+    return gettext
 
 
 def _sign_in_url(supporter: Supporter) -> str:
@@ -263,7 +288,7 @@ def _digest(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | No
     told = digest.for_supporter(supporter, month, current_app.config["FUND_CURRENCY"])
     if told is None:
         return None
-    month_name = format_date(month, "MMMM yyyy")
+    month_name = _month_name(month, str(get_locale()))
     return _render(
         "digest",
         _("What your money did in %(month)s", month=month_name),
@@ -272,6 +297,12 @@ def _digest(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | No
         month_name=month_name,
         member_url=url_for("member.home", _external=True),
     )
+
+
+@lru_cache(maxsize=256)
+def _month_name(month: date, locale: str) -> str:
+    """ "October 2026", in the reader's language: the same for a whole month's digests."""
+    return babel_format_date(month, "MMMM yyyy", locale=locale)
 
 
 def _card_expiring(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:

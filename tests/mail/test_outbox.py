@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pledges.extensions import db
-from pledges.models import OutboxEmail, OutboxStatus, Supporter
+from pledges.models import LoginToken, OutboxEmail, OutboxStatus, Supporter
 from pledges.models.types import utcnow
 from pledges.services import mail_outbox, supporters
 from tests.factories import make_pledge, make_supporter
@@ -227,3 +227,68 @@ def test_smtp_down_while_500_are_queued_loses_nothing_and_repeats_nothing(
         assert mail_outbox.deliver_due(now=later + timedelta(days=1), limit=1000).handled == 0
     received = [m["Message-ID"] for m in smtp.messages]
     assert len(received) == 500 and set(received) == message_ids
+
+
+def test_each_outcome_is_written_once_the_server_has_the_message(app, smtp):
+    with app.app_context():
+        make_supporter("known@example.org")
+        context = {"change": "preferences", "wants_reminders": True, "wants_digest": True,
+                   "wants_updates": False}  # fmt: skip
+        for address in ("known@example.org", "nobody@example.org"):  # nobody: nothing to send
+            mail_outbox.enqueue(
+                "account-changed", recipient=address, dedupe_key=f"o:{address}", context=context
+            )
+        db.session.commit()
+        report = mail_outbox.deliver_due()
+        assert (report.sent, report.dropped) == (1, 1)
+        rows = {row.dedupe_key: row for row in db.session.scalars(select(OutboxEmail))}
+        sent, dropped = rows["o:known@example.org"], rows["o:nobody@example.org"]
+        assert (sent.status, sent.attempts, sent.recipient) == (OutboxStatus.SENT, 1, None)
+        assert sent.sent_at is not None
+        assert (dropped.status, dropped.attempts, dropped.recipient) == ("dropped", 1, None)
+        assert dropped.sent_at is None
+        assert mail_outbox.deliver_due().handled == 0
+    assert [m["To"] for m in smtp.messages] == ["known@example.org"]
+
+
+def test_a_sign_in_token_is_kept_with_the_email_that_carries_it(app, smtp):
+    with app.app_context():
+        make_supporter("reader@example.org")
+        mail_outbox.enqueue("sign-in", recipient="reader@example.org", dedupe_key="s:1")
+        db.session.commit()
+        assert mail_outbox.deliver_due().sent == 1
+        db.session.rollback()  # what another connection sees: committed, with the outcome
+        assert db.session.scalar(select(func.count()).select_from(LoginToken)) == 1
+        row = db.session.scalar(select(OutboxEmail))
+        assert (row.status, row.recipient) == (OutboxStatus.SENT, None)
+    [message] = smtp.messages
+    assert "http://pledges.test/login/" in message.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_outcome_that_cannot_be_written_stops_the_batch_before_the_next_email_goes(
+    app, smtp, monkeypatch
+):
+    """On PostgreSQL the outcome is written while the next email is prepared; that email is
+    only committed to the server once the outcome is (SQLite writes each outcome before the
+    next email is prepared: PostgreSQL only). Here the write fails: the email already sent
+    will go again, as after a crash, and nothing else goes twice or half."""
+    with app.app_context():
+        message_ids = sorted(_queue_account_emails(3, "m"))
+        monkeypatch.setattr(
+            mail_outbox._Marks, "MARK_SQL", "UPDATE outbox_emails SET no_such = 1 WHERE id = %(id)s"
+        )
+        report = mail_outbox.deliver_due()
+        assert (report.sent, report.retrying) == (1, 3)
+        first = db.session.scalar(select(OutboxEmail).order_by(OutboxEmail.id))
+        assert (first.status, first.attempts) == (OutboxStatus.QUEUED, 1)
+        assert "no_such" in first.last_error
+    assert len(smtp.messages) == 1  # the second was offered, then left without its final dot
+    [sent_first] = [m["Message-ID"] for m in smtp.messages]
+
+    monkeypatch.undo()
+    with app.app_context():
+        assert mail_outbox.deliver_due(now=utcnow() + timedelta(hours=1)).sent == 3
+        assert mail_outbox.deliver_due(now=utcnow() + timedelta(days=1)).handled == 0
+    received = [m["Message-ID"] for m in smtp.messages]
+    assert sorted(received) == sorted([*message_ids, sent_first])

@@ -1,0 +1,56 @@
+"""Each email reads in its reader's language exactly as Flask-Babel's own `_()` would write
+it: the mail worker binds the templates' `_()` to one catalogue per language, for speed."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from flask import current_app
+
+from pledges.extensions import db
+from pledges.models import CaseUpdate, OutboxEmail
+from pledges.services import emails, ledger
+from tests.factories import make_case, make_contribution, make_pledge, make_supporter
+
+OCTOBER = datetime(2026, 10, 10, 12, tzinfo=UTC)
+
+
+def render_both_ways(rows: list[OutboxEmail], monkeypatch) -> tuple[list, list]:  # noqa: ANN001
+    with emails.rendering(rows) as render:
+        bound = [render(row) for row in rows]
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            emails, "_template_gettext", lambda _: current_app.jinja_env.globals["gettext"]
+        )
+        with emails.rendering(rows) as render:
+            installed = [render(row) for row in rows]
+    return bound, installed
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "uk", "ru"])
+def test_emails_read_as_flask_babels_gettext_writes_them(app, monkeypatch, locale):
+    with app.app_context():
+        reader = make_supporter(f"{locale}@example.org", locale=locale)
+        case = make_case(title="Rent & <b>repairs</b>")
+        make_contribution(make_pledge(reader), gross=20_00, fee=50, paid_at=OCTOBER)
+        ledger.record_disbursement(case, 12_34, date(2026, 10, 20))
+        db.session.add(CaseUpdate(case=case, title="Paid <in full>", body="…",
+                                  published_at=datetime(2026, 10, 25, tzinfo=UTC)))  # fmt: skip
+        db.session.commit()
+        address = reader.email
+        rows = [
+            OutboxEmail(kind="digest", recipient=address, context={"month": "2026-10"}),
+            OutboxEmail(kind="account-changed", recipient=address,
+                        context={"change": "name-shown", "name": "Ada <3 & co"}),
+            OutboxEmail(kind="account-changed", recipient=address,
+                        context={"change": "preferences", "wants_reminders": True,
+                                 "wants_digest": False, "wants_updates": True}),
+        ]  # fmt: skip
+
+        bound, installed = render_both_ways(rows, monkeypatch)
+
+    assert bound == installed
+    assert all(rendered is not None for rendered in bound)
+    if locale == "de":
+        assert "Wohin es ging, auf den Cent genau:" in bound[0].text
+    assert "Rent &amp; &lt;b&gt;repairs&lt;/b&gt;" in bound[0].html
+    assert "Rent & <b>repairs</b>" in bound[0].text
