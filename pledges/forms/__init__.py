@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    Field,
     HiddenField,
     RadioField,
     SelectChoice,
@@ -22,6 +23,26 @@ MIN_AMOUNT, MAX_AMOUNT = 1, 10_000
 
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
+
+
+#: WTForms' own message, in WTForms' own catalogs for every language.
+_INVALID_INPUT = "Invalid input."
+
+
+def _no_nul(form: FlaskForm, field: Field) -> None:
+    """PostgreSQL refuses a NUL character in text: say so beside the field, not with a 500."""
+    if any(isinstance(raw, str) and "\x00" in raw for raw in field.raw_data or ()):
+        raise ValidationError(field.gettext(_INVALID_INPUT))
+
+
+class Form(FlaskForm):
+    """Every form of the app: Flask-WTF's, and no field of it may carry a NUL character."""
+
+    def validate(self, extra_validators: dict | None = None) -> bool:
+        extra = {name: [_no_nul] for name in self._fields}
+        for name, more in (extra_validators or {}).items():
+            extra[name] = [*extra.get(name, []), *more]
+        return super().validate(extra)
 
 
 def email_field() -> EmailField:
@@ -56,7 +77,7 @@ def accepted_currencies() -> list[str]:
     return current_app.config["PLEDGE_CURRENCIES"]
 
 
-class PledgeForm(FlaskForm):
+class PledgeForm(Form):
     amount = RadioField(
         _l("Monthly amount"),
         choices=[SelectChoice(value) for value in PRESET_AMOUNTS]
@@ -115,9 +136,9 @@ class PledgeForm(FlaskForm):
         return (self.public_name.data or "").strip() or None if self.show_name.data else None
 
 
-class EmailForm(FlaskForm):
+class EmailForm(Form):
     email = email_field()
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """Nothing to fill in: a button and its CSRF token."""

@@ -1,9 +1,10 @@
 """The supporter's own words on a flyer: checked, printed once, never stored."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
+
+from pledges.forms import Form
 
 NOTE_LENGTH = 200
 
@@ -12,7 +13,7 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     note = TextAreaField(
         _l("Your note (not saved)"),
         filters=[_strip],

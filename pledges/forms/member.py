@@ -1,11 +1,10 @@
 """The forms on a supporter's member page, one per change they can make."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from pledges.forms import monthly_amount
+from pledges.forms import Form, monthly_amount
 from pledges.models import Case, Pledge
 
 
@@ -13,7 +12,7 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class AmountForm(FlaskForm):
+class AmountForm(Form):
     amount = StringField(_l("New monthly amount"), filters=[_strip])
 
     def __init__(self, *args: object, pledge: Pledge, **kwargs: object) -> None:
@@ -24,7 +23,7 @@ class AmountForm(FlaskForm):
         self.amount_minor = monthly_amount(field.data or "", self.pledge.currency)
 
 
-class GiftForm(FlaskForm):
+class GiftForm(Form):
     amount = StringField(_l("Amount"), filters=[_strip])
     earmark = SelectField(_l("Where should it go?"), choices=[], validate_choice=True)
 
@@ -44,7 +43,7 @@ class GiftForm(FlaskForm):
         return self.cases.get(self.earmark.data or "")
 
 
-class PublicNameForm(FlaskForm):
+class PublicNameForm(Form):
     name = StringField(
         _l("Name to show"),
         filters=[_strip],
@@ -52,7 +51,7 @@ class PublicNameForm(FlaskForm):
     )
 
 
-class PauseForm(FlaskForm):
+class PauseForm(Form):
     months = RadioField(
         _l("Pause for"),
         choices=[
@@ -65,13 +64,13 @@ class PauseForm(FlaskForm):
     )
 
 
-class CancelForm(FlaskForm):
+class CancelForm(Form):
     reason = StringField(
         _l("Why? (optional, a few words)"), filters=[_strip], validators=[Length(max=80)]
     )
 
 
-class EarmarkForm(FlaskForm):
+class EarmarkForm(Form):
     earmark = SelectField(_l("Where should it go?"), choices=[], validate_choice=True)
 
     def __init__(self, *args: object, cases: list[Case], **kwargs: object) -> None:

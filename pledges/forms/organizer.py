@@ -5,7 +5,6 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -19,7 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from pledges.forms import email_field
+from pledges.forms import Form, email_field
 from pledges.models import SCOPES, Case, OrganizerRole
 from pledges.money import to_major, to_minor
 
@@ -44,7 +43,7 @@ def parse_amount(field: StringField, currency: str) -> int:
     return minor
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         _l("Code"),
         filters=[_strip],
@@ -52,7 +51,7 @@ class CodeForm(FlaskForm):
     )
 
 
-class CaseForm(FlaskForm):
+class CaseForm(Form):
     title = StringField(
         _l("Title"),
         filters=[_strip],
@@ -84,7 +83,7 @@ class CaseForm(FlaskForm):
         self.pseudonym.data = case.beneficiary_pseudonym or ""
 
 
-class UpdateForm(FlaskForm):
+class UpdateForm(Form):
     title = StringField(
         _l("Title"),
         filters=[_strip],
@@ -97,14 +96,14 @@ class UpdateForm(FlaskForm):
     notify = BooleanField(_l("Email this case's supporters"))
 
 
-def _not_in_future(form: FlaskForm, field: DateField) -> None:
+def _not_in_future(form: Form, field: DateField) -> None:
     if field.data and field.data > date.today():
         raise ValidationError(_l("A payment cannot be dated in the future."))
     if field.data and field.data.year < 2000:
         raise ValidationError(_l("Check the year."))
 
 
-class DisbursementForm(FlaskForm):
+class DisbursementForm(Form):
     case = SelectField(_l("Paid to"), choices=[], validate_choice=True)
     amount = StringField(
         _l("Amount"), filters=[_strip], validators=[DataRequired(_l("Enter the amount paid."))]
@@ -139,7 +138,7 @@ class DisbursementForm(FlaskForm):
         return self.cases.get(self.case.data or "")
 
 
-class ReverseForm(FlaskForm):
+class ReverseForm(Form):
     note = TextAreaField(
         _l("Why it is reversed"),
         filters=[_strip],
@@ -152,7 +151,7 @@ class ReverseForm(FlaskForm):
     )
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = email_field()
     name = StringField(
         _l("Name"),
@@ -177,7 +176,7 @@ SCOPE_LABELS = {
 }
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(Form):
     name = StringField(
         _l("Name"),
         filters=[_strip],

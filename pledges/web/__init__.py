@@ -1,6 +1,7 @@
 """Blueprints: thin views that parse, call a service and answer with a page or a fragment."""
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from pledges.web import (
     api,
@@ -20,7 +21,16 @@ from pledges.web import (
 )
 
 
+class DatabaseInteger(IntegerConverter):
+    """An <int:…> in a path names a row (or a year): past PostgreSQL's integer it can name
+    nothing, so the page is not found, rather than the database failing on it."""
+
+    def __init__(self, *args: object, max: int = 2**31 - 1, **kwargs: object) -> None:  # noqa: A002
+        super().__init__(*args, max=max, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseInteger  # before any rule is added
     security.init_app(app)
     templating.init_app(app)
     app.register_blueprint(public.bp)

@@ -216,7 +216,9 @@ def pause(pledge_id: int) -> Response:
     pledge = _own_pledge(pledge_id)
     form = PauseForm()
     if not form.validate_on_submit():
-        return _refused(pledge, 422, pause_form=form, opened="pause")
+        # The card shows no message beside the months: say it in the card's own error line.
+        error = next(iter(form.errors.values()))[0]
+        return _refused(pledge, 422, error=error, pause_form=form, opened="pause")
     return _apply(pledge, "pause", lambda: pledge_changes.pause(pledge, int(form.months.data)))
 
 
@@ -264,7 +266,7 @@ def earmark(pledge_id: int) -> Response:
     pledge = _own_pledge(pledge_id)
     form = EarmarkForm(cases=fund.open_cases())
     if not form.validate_on_submit():
-        return _refused(pledge, 422, opened="earmark")
+        return _refused(pledge, 422, error=next(iter(form.errors.values()))[0], opened="earmark")
     return _apply(
         pledge, "earmark", lambda: pledge_changes.change_earmark(pledge, form.chosen_case)
     )

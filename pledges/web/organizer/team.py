@@ -87,6 +87,8 @@ def remove(organizer_id: int) -> Response:
 @access.admin_only
 def audit_log() -> str:
     before = request.args.get("before", type=int)
+    if before is not None:  # past PostgreSQL's integer, every id is before it
+        before = max(min(before, 2**31 - 1), -(2**31))
     entries = audit.page(before)
     return render_template(
         "organizer/audit.html",
