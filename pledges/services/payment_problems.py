@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from pledges.extensions import db
 from pledges.models import PaymentProblem, Pledge, PledgeStatus, Supporter
@@ -20,14 +21,25 @@ def record(
 ) -> PaymentProblem:
     """Note the problem once per invoice; a later event may change its kind (a failed charge
     that then needs the bank's confirmation)."""
-    problem = db.session.scalar(
-        select(PaymentProblem).where(PaymentProblem.invoice_id == invoice_id)
-    )
+    found = select(PaymentProblem).where(PaymentProblem.invoice_id == invoice_id)
+    problem = db.session.scalar(found)
     if problem is None:
         problem = PaymentProblem(
-            pledge=pledge, invoice_id=invoice_id, currency=pledge.currency, occurred_at=at
+            pledge=pledge,
+            invoice_id=invoice_id,
+            currency=pledge.currency,
+            occurred_at=at,
+            kind=kind,
+            amount=amount,
+            hosted_url=hosted_url,
         )
-        db.session.add(problem)
+        try:
+            # In a savepoint: Stripe's events for two attempts at the same invoice may be handled
+            # at the same moment; the second waits here for the first, then takes its row.
+            with db.session.begin_nested():
+                db.session.add(problem)
+        except IntegrityError:
+            problem = db.session.scalar(found)
     if problem.resolved_at is None:
         problem.kind, problem.amount = kind, amount
         problem.hosted_url = hosted_url or problem.hosted_url

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
@@ -210,9 +211,8 @@ def _contribute(
     **fields: object,
 ) -> tuple[Contribution, bool]:
     """The contribution for a provider's payment, made the first time it is seen."""
-    existing = db.session.scalar(
-        select(Contribution).where(Contribution.provider_payment_id == payment_id)
-    )
+    found = select(Contribution).where(Contribution.provider_payment_id == payment_id)
+    existing = db.session.scalar(found)
     if existing is not None:
         return existing, False
     ledger_currency = current_app.config["FUND_CURRENCY"]
@@ -220,19 +220,25 @@ def _contribute(
         if paid_currency != ledger_currency:
             raise ValueError(f"a payment in {paid_currency} needs its amount in {ledger_currency}")
         paid_amount = gross
-    contribution = Contribution(
-        provider_payment_id=payment_id,
-        provider_charge_id=charge_id,
-        currency=ledger_currency,
-        paid_amount=paid_amount,
-        paid_currency=paid_currency,
-        gross=gross,
-        fee=fee,
-        net=gross - fee,
-        **fields,
-    )
-    db.session.add(contribution)
-    db.session.flush()
+    try:
+        # In a savepoint: the same payment may reach us twice at once (a webhook, and the sync
+        # or a second event); the later one waits here for the first, then takes its row. The
+        # row is made inside it, so a lost race leaves nothing behind in the session.
+        with db.session.begin_nested():
+            contribution = Contribution(
+                provider_payment_id=payment_id,
+                provider_charge_id=charge_id,
+                currency=ledger_currency,
+                paid_amount=paid_amount,
+                paid_currency=paid_currency,
+                gross=gross,
+                fee=fee,
+                net=gross - fee,
+                **fields,
+            )
+            db.session.add(contribution)
+    except IntegrityError:
+        return db.session.scalar(found), False
     ledger.place_late_contribution(contribution)
     return contribution, True
 

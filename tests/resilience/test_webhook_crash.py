@@ -1,0 +1,70 @@
+"""The webhook storm again, while gunicorn's workers are killed (SIGKILL) at random moments:
+a request cut off mid-transaction leaves nothing half-written, Stripe's retry of it is applied
+once, and the fund still ends exactly where Stripe is."""
+
+import random
+import time
+
+import pytest
+
+from tests.resilience.storm import (
+    WEBHOOK_SECRET,
+    deliver,
+    delivery_problems,
+    end_state_problems,
+    gunicorn,
+    killing_workers,
+    open_fund,
+    play_history,
+)
+from tests.stripe.fake_stripe import FakeStripe
+
+SEED = 20261105
+PLEDGES, DELIVERIES, THREADS = 150, 1500, 8
+#: Seconds between two kills, at random within these bounds, and how many at most: a worker
+#: takes a second or two to boot on a busy machine, and some must be up to answer at all.
+KILL_EVERY, KILLS = (1.0, 3.0), 30
+
+
+@pytest.fixture
+def storm_fake():
+    fake = FakeStripe(WEBHOOK_SECRET)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def test_workers_killed_mid_storm_lose_and_double_nothing(
+    app, runner, database_url, storm_fake, tmp_path
+):
+    rng = random.Random(SEED)
+    storm = play_history(storm_fake, open_fund(app, rng, PLEDGES), rng, DELIVERIES)
+    started = time.monotonic()
+    try:
+        with gunicorn(database_url, storm_fake, tmp_path) as server:
+            with killing_workers(
+                server, random.Random(SEED + 1), every=KILL_EVERY, at_most=KILLS
+            ) as killed:
+                deliver(server.url, storm_fake, storm.deliveries, threads=THREADS,
+                        deadline=started + 300)  # fmt: skip
+            master_alive = server.process.poll() is None
+            log = server.log_tail()
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    seconds = time.monotonic() - started
+
+    figures = storm.figures()
+    retried = [d for d in storm.deliveries if len(d.answers) > 1]
+    failures = sum(len(d.answers) - 1 for d in retried)
+    print(
+        f"\nwebhook storm with crashes: {len(storm.deliveries)} events sent in {seconds:.1f} s, "
+        f"{len(killed)} workers killed; {figures['duplicate']} duplicates, "
+        f"{figures['forged'] + figures['stale']} refused; {len(retried)} deliveries were cut "
+        f"off or failed and re-sent ({failures} failed attempts)"
+    )
+    assert master_alive, log
+    assert len(killed) >= 5, "too few kills to have tested anything"
+    assert delivery_problems(storm) == [], log
+    assert end_state_problems(app, storm_fake, storm) == []
+    checked = runner.invoke(args=["pledges", "ledger-check"])
+    assert checked.exit_code == 0, checked.output
