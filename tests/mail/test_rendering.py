@@ -54,3 +54,18 @@ def test_emails_read_as_flask_babels_gettext_writes_them(app, monkeypatch, local
         assert "Wohin es ging, auf den Cent genau:" in bound[0].text
     assert "Rent &amp; &lt;b&gt;repairs&lt;/b&gt;" in bound[0].html
     assert "Rent & <b>repairs</b>" in bound[0].text
+
+
+def test_a_chosen_name_is_text_in_the_html_part_of_its_confirmation(app):
+    """The change partials are plain text shared by both parts: the HTML part escapes them."""
+    with app.app_context():
+        address = make_supporter("named@example.org").email
+        rows = [
+            OutboxEmail(kind="account-changed", recipient=address,
+                        context={"change": "name-shown", "name": "<script>x()</script>"}),
+        ]  # fmt: skip
+        with emails.rendering(rows) as render:
+            [rendered] = [render(row) for row in rows]
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;x()&lt;/script&gt;" in rendered.html
+    assert "<script>x()</script>" in rendered.text
