@@ -219,7 +219,10 @@ def run_wrk(wrk: str, url: str, seconds: int, connections: int, script: str | No
     else:
         command.append(url)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(output)
+    try:
+        return parse_wrk(output)
+    except (KeyError, AttributeError):
+        sys.exit(f"could not read wrk's output:\n{output}")
 
 
 def parse_wrk(output: str) -> dict:
