@@ -137,6 +137,8 @@ def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str
         "BABEL_DEFAULT_LOCALE": environ.get("FUND_LOCALE", "en").strip().lower(),
         #: What the fund hopes active pledges bring each month, in minor units; 0: no goal shown.
         "FUND_MONTHLY_GOAL": _minor_units(environ, "FUND_MONTHLY_GOAL"),
+        #: How long each process keeps the fund's public figures (seconds; 0: always fresh).
+        "PUBLIC_CACHE_SECONDS": int(environ.get("PUBLIC_CACHE_SECONDS", "30")),
         #: The sites that may show the pledge widget (/embed/pledge) in a frame; none by default.
         "EMBED_ALLOWED_ORIGINS": embed_origins(environ.get("EMBED_ALLOWED_ORIGINS")),
         #: How many days before a renewal its reminder goes out.

@@ -37,6 +37,8 @@ BASE_CONFIG = {
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_DEFAULT_SENDER": "fund@pledges.test",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Tests read the figures right after changing them; tests/web/test_public_cache.py keeps them.
+    "PUBLIC_CACHE_SECONDS": 0,
 }
 
 

@@ -3,6 +3,7 @@
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     EmailField,
@@ -14,6 +15,7 @@ from wtforms import (
     StringField,
 )
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import Select, html_params
 
 from pledges.money import to_minor
 
@@ -43,6 +45,20 @@ class Form(FlaskForm):
         for name, more in (extra_validators or {}).items():
             extra[name] = [*extra.get(name, []), *more]
         return super().validate(extra)
+
+
+class CaseSelect(Select):
+    """A select of every open case, which may be hundreds: the options are joined in one pass
+    rather than built by a WTForms call each (a page with two of them took 25 ms for that)."""
+
+    def __call__(self, field: SelectField, **kwargs: object) -> Markup:
+        kwargs.setdefault("id", field.id)
+        options = "".join(
+            f'<option value="{escape(choice.value)}"{" selected" if choice.selected else ""}>'
+            f"{escape(choice.label)}</option>"
+            for choice in field.iter_choices()
+        )
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")
 
 
 def email_field() -> EmailField:
@@ -92,7 +108,10 @@ class PledgeForm(Form):
     show_name = BooleanField(_l("Show my name publicly"))
     public_name = StringField(_l("Public name"), validators=[Length(max=60)])
     earmark = SelectField(
-        _l("Where should it go?"), choices=[SelectChoice("")], validate_choice=True
+        _l("Where should it go?"),
+        choices=[SelectChoice("")],
+        validate_choice=True,
+        widget=CaseSelect(),
     )
 
     def __init__(self, *args: object, cases: list | None = None, **kwargs: object) -> None:

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from pledges.forms import Form, monthly_amount
+from pledges.forms import CaseSelect, Form, monthly_amount
 from pledges.models import Case, Pledge
 
 
@@ -25,7 +25,9 @@ class AmountForm(Form):
 
 class GiftForm(Form):
     amount = StringField(_l("Amount"), filters=[_strip])
-    earmark = SelectField(_l("Where should it go?"), choices=[], validate_choice=True)
+    earmark = SelectField(
+        _l("Where should it go?"), choices=[], validate_choice=True, widget=CaseSelect()
+    )
 
     def __init__(self, *args: object, cases: list[Case], currency: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -71,7 +73,9 @@ class CancelForm(Form):
 
 
 class EarmarkForm(Form):
-    earmark = SelectField(_l("Where should it go?"), choices=[], validate_choice=True)
+    earmark = SelectField(
+        _l("Where should it go?"), choices=[], validate_choice=True, widget=CaseSelect()
+    )
 
     def __init__(self, *args: object, cases: list[Case], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

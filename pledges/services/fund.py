@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Pledge, PledgeStatus
-from pledges.services import exchange
+from pledges.services import exchange, public_cache
 
 
 @dataclass(frozen=True)
@@ -17,23 +17,43 @@ class FundSummary:
     #: What active pledges bring each month, in minor units of `currency`.
     monthly_total: int
     supporters: int
+    open_case_count: int
+    #: The first open cases, as many as the caller asked to show.
     open_cases: list[Case]
 
 
-def summary() -> FundSummary:
+@dataclass(frozen=True)
+class _Figures:
+    monthly_total: int
+    supporters: int
+    open_case_count: int
+
+
+def summary(shown: int | None = None) -> FundSummary:
+    """The fund's figures (kept a few seconds: see `public_cache`) and its first `shown` open
+    cases (all of them by default)."""
     currency = current_app.config["FUND_CURRENCY"]
+    figures = public_cache.cached(("fund", currency), lambda: _figures(currency))
+    return FundSummary(
+        name=current_app.config["FUND_NAME"],
+        currency=currency,
+        monthly_total=figures.monthly_total,
+        supporters=figures.supporters,
+        open_case_count=figures.open_case_count,
+        open_cases=open_cases(limit=shown) if shown != 0 else [],
+    )
+
+
+def _figures(currency: str) -> _Figures:
     supporters = db.session.scalar(
         select(func.count(func.distinct(Pledge.supporter_id))).where(
             Pledge.status == PledgeStatus.ACTIVE
         )
     )
-    return FundSummary(
-        name=current_app.config["FUND_NAME"],
-        currency=currency,
-        monthly_total=monthly_pledged(currency),
-        supporters=supporters,
-        open_cases=open_cases(),
+    open_case_count = db.session.scalar(
+        select(func.count()).select_from(Case).where(Case.status == CaseStatus.OPEN)
     )
+    return _Figures(monthly_pledged(currency), supporters, open_case_count)
 
 
 def monthly_pledged(currency: str) -> int:
@@ -46,10 +66,9 @@ def monthly_pledged(currency: str) -> int:
     return exchange.in_ledger_currency(dict(by_currency), currency)
 
 
-def open_cases() -> list[Case]:
-    return list(
-        db.session.scalars(select(Case).where(Case.status == CaseStatus.OPEN).order_by(Case.id))
-    )
+def open_cases(limit: int | None = None) -> list[Case]:
+    query = select(Case).where(Case.status == CaseStatus.OPEN).order_by(Case.id).limit(limit)
+    return list(db.session.scalars(query))
 
 
 def public_case(slug: str) -> Case | None:

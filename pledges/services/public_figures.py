@@ -21,7 +21,7 @@ def count(number: int) -> int | str:
 
 
 def fund_figures(now: datetime | None = None) -> dict[str, object]:
-    summary = fund.summary()
+    summary = fund.summary(shown=0)
     year_start = date((now or utcnow()).year, 1, 1)
     paid = func.coalesce(func.sum(Disbursement.amount), 0)
     in_currency = Disbursement.currency == summary.currency
@@ -34,7 +34,7 @@ def fund_figures(now: datetime | None = None) -> dict[str, object]:
             select(paid).where(in_currency, Disbursement.paid_on >= year_start)
         ),
         "paid_out_total": db.session.scalar(select(paid).where(in_currency)),
-        "open_cases": len(summary.open_cases),
+        "open_cases": summary.open_case_count,
     }
 
 

@@ -34,7 +34,7 @@ def pledge() -> Response:
     response = make_response(
         render_template(
             "embed/pledge.html",
-            summary=(summary := fund.summary()),
+            summary=(summary := fund.summary(shown=0)),
             # Shown on other people's sites: a count that could point at someone is not given.
             supporters=public_figures.count(summary.supporters),
             goal=current_app.config["FUND_MONTHLY_GOAL"],

@@ -38,14 +38,14 @@ def with_note() -> Response:
 
 def _flyer(form: NoteForm, *, note: str | None = None, status: int = 200) -> Response:
     size = request.args.get("size")
-    summary = fund.summary()
+    summary = fund.summary(shown=MAX_CASES)
     pledge_url = absolute_url("pledge.new")
     return make_response(
         render_template(
             "flyer/flyer.html",
             summary=summary,
-            cases=summary.open_cases[:MAX_CASES],
-            more_cases=max(len(summary.open_cases) - MAX_CASES, 0),
+            cases=summary.open_cases,
+            more_cases=max(summary.open_case_count - MAX_CASES, 0),
             size=size if size in SIZES else SIZES[0],
             pledge_url=pledge_url,
             qr_svg=qr_svg(pledge_url, scale=4, title=pledge_url, sized=False),

@@ -5,18 +5,27 @@ from sqlalchemy import text
 
 from pledges.extensions import db
 from pledges.markdown import render_markdown
-from pledges.services import attribution, fund, public_figures
+from pledges.services import attribution, fund, public_cache, public_figures
 
 bp = Blueprint("public", __name__)
 
 
+#: The fund page shows the first open cases; /cases lists them all.
+SHOWN_CASES = 12
+
+
 @bp.get("/")
 def index() -> str:
-    summary = fund.summary()
+    summary = fund.summary(shown=SHOWN_CASES)
     # With one or two supporters, the count next to the monthly total would say what they give.
     return render_template(
         "public/index.html", summary=summary, supporters=public_figures.count(summary.supporters)
     )
+
+
+@bp.get("/cases")
+def cases() -> str:
+    return render_template("public/cases.html", cases=fund.open_cases())
 
 
 @bp.get("/cases/<slug>")
@@ -29,7 +38,7 @@ def case(slug: str) -> str:
         case=found,
         story=render_markdown(found.story),
         updates=[(update, render_markdown(update.body)) for update in found.updates],
-        funding=attribution.for_case(found),
+        funding=public_cache.cached(("case", found.id), lambda: attribution.for_case(found)),
     )
 
 

@@ -35,6 +35,7 @@ from tests.organizer.signing_in import sign_in, sign_in_supporter, use_link
 ACCESS = {
     "public.index": "public",
     "public.case": "public",
+    "public.cases": "public",
     "public.healthz": "public",
     "embed.pledge": "public",
     "flyer.flyer": "public",

@@ -164,7 +164,7 @@ def test_every_public_page_is_in_the_chosen_language(app, client, demo, locale):
         supporter_id = db.session.scalar(
             select(Supporter.id).where(Supporter.email_index.is_not(None)).limit(1)
         )
-    pages = ["/", "/pledge", f"/cases/{slug}", "/flyer", "/login"]
+    pages = ["/", "/cases", "/pledge", f"/cases/{slug}", "/flyer", "/login"]
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, path

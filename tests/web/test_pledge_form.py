@@ -27,7 +27,7 @@ def test_form_offers_presets_custom_amount_and_open_cases(app, client):
     for preset in ("€5.00", "€10.00", "€20.00", "€50.00"):
         assert preset in page
     assert 'name="custom_amount"' in page
-    assert '<option selected value="gear">Protective gear</option>' in page
+    assert '<option value="gear" selected>Protective gear</option>' in page
 
 
 def test_income_helper_never_sends_the_income(client):
