@@ -2,7 +2,7 @@
 run `python -m bench.seed` first).
 
 For each target, wrk (installed from Debian if missing) runs for a fixed time with a fixed number
-of connections; the table gives requests/s, p50, p99, errors, and the ratio to a hello-world
+of connections, after two seconds of warming up (not counted); the table gives requests/s, p50, p99, errors, and the ratio to a hello-world
 route of the same app (same middleware, same gunicorn) measured in the same run:
 
     /_bench/hello         the baseline
@@ -283,6 +283,8 @@ def main() -> None:
                 if name.startswith("POST"):
                     script_args = [str(events), "0", "1"]
                     threads = 1  # one Lua state walks the events: each is sent once
+                if not name.startswith("POST"):  # each worker's first requests fill its caches
+                    run_wrk(wrk, url, 2, args.connections, script, script_args, threads=threads)
                 result = run_wrk(wrk, url, args.seconds, args.connections, script, script_args,
                                  threads=threads)  # fmt: skip
                 baseline = baseline or result["rps"]

@@ -1,11 +1,13 @@
 """The fund's public face: aggregates only, never a list of people."""
 
 from flask import Blueprint, abort, render_template
+from markupsafe import Markup
 from sqlalchemy import text
 
 from pledges.extensions import db
 from pledges.markdown import render_markdown
 from pledges.services import attribution, fund, public_cache, public_figures
+from pledges.web.templating import current_locale
 
 bp = Blueprint("public", __name__)
 
@@ -16,11 +18,17 @@ SHOWN_CASES = 12
 
 @bp.get("/")
 def index() -> str:
+    # Nothing in it is the visitor's own, so it is made once per language and kept as long as
+    # the figures in it (the page around it carries the visitor's session and token).
+    section = public_cache.cached(("fund page", current_locale()), _fund_section)
+    return render_template("public/index.html", fund_section=section)
+
+
+def _fund_section() -> Markup:
     summary = fund.summary(shown=SHOWN_CASES)
     # With one or two supporters, the count next to the monthly total would say what they give.
-    return render_template(
-        "public/index.html", summary=summary, supporters=public_figures.count(summary.supporters)
-    )
+    supporters = public_figures.count(summary.supporters)
+    return Markup(render_template("public/_fund.html", summary=summary, supporters=supporters))
 
 
 @bp.get("/cases")

@@ -47,3 +47,14 @@ def test_the_fund_page_shows_the_first_cases_and_links_to_all(app, client):
     assert "All 14 open cases" in page
     listing = client.get("/cases").get_data(as_text=True)
     assert all(f"Case number {number:02d}" in listing for number in range(14))
+
+
+def test_the_fund_page_is_kept_per_language_and_the_page_around_it_per_visitor(app, client):
+    with app.app_context():
+        make_case(title="Medication in exile")
+    english = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    german = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "pledged every month" in english and "pledged every month" not in german
+    other = app.test_client().get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    token = 'name="csrf_token" value="'
+    assert english.split(token)[1][:20] != other.split(token)[1][:20]  # each visitor's own
