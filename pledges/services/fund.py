@@ -1,6 +1,7 @@
 """What the public may know about the fund: aggregates only, never a list of people."""
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -64,6 +65,20 @@ def monthly_pledged(currency: str) -> int:
         .group_by(Pledge.currency)
     ).all()
     return exchange.in_ledger_currency(dict(by_currency), currency)
+
+
+class CaseChoice(NamedTuple):
+    id: int
+    slug: str
+    title: str
+
+
+def case_choices() -> list[CaseChoice]:
+    """The open cases as a select offers them: public, the same for everyone, and kept a few
+    seconds (a fund with hundreds of cases would otherwise load them all for every page)."""
+    return public_cache.cached(
+        "case choices", lambda: [CaseChoice(c.id, c.slug, c.title) for c in open_cases()]
+    )
 
 
 def open_cases(limit: int | None = None) -> list[Case]:

@@ -64,7 +64,7 @@ def home() -> Response:
 def _page(status: int = 200, **context: object) -> Response:
     """The member page, with any form given filled in and showing its errors."""
     supporter = current_supporter()
-    cases = fund.open_cases()
+    cases = fund.case_choices()  # to choose from; a form that was sent found its own cases
     context.setdefault("gift_form", _gift_form(cases, formdata=None))
     context.setdefault("name_form", PublicNameForm(formdata=None))
     opened = context.pop("opened", None)
@@ -85,7 +85,7 @@ def _page(status: int = 200, **context: object) -> Response:
     return Response(page, status=status)
 
 
-def _gift_form(cases: list[Case], **kwargs: object) -> GiftForm:
+def _gift_form(cases: list[Case] | list[fund.CaseChoice], **kwargs: object) -> GiftForm:
     return GiftForm(cases=cases, currency=current_app.config["FUND_CURRENCY"], **kwargs)
 
 
@@ -144,7 +144,7 @@ def _card_forms(**bound: object) -> dict:
     }
     forms.update(bound)
     if "earmark_cases" not in forms:
-        forms["earmark_cases"] = fund.open_cases()
+        forms["earmark_cases"] = fund.case_choices()
     return forms
 
 
