@@ -63,6 +63,7 @@ def _init_extensions(app: Flask) -> None:
     from pledges.models.types import render_migration_type
 
     db.init_app(app)
+    app.teardown_appcontext(_end_session)  # runs before Flask-SQLAlchemy's own (reverse order)
     migrate.init_app(
         app,
         db,
@@ -81,6 +82,18 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
+
+
+def _end_session(_error: BaseException | None) -> None:
+    """End the request's session even when its connection died after the answer was made (the
+    database restarting): the visitor has their page, and the pool drops the dead connection."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        db.session.remove()
+    except DBAPIError:
+        db.session.registry().invalidate()
+        db.session.registry.clear()
 
 
 def _make_gateway(app: Flask):  # noqa: ANN202

@@ -4,6 +4,8 @@ restore, many processes at once) is what production runs on."""
 import pytest
 
 from tests.conftest import _truncate_postgres
+from tests.resilience.storm import WEBHOOK_SECRET
+from tests.stripe.fake_stripe import FakeStripe
 
 
 @pytest.fixture
@@ -11,3 +13,12 @@ def database_url(request):
     url = request.getfixturevalue("postgres_schema")
     _truncate_postgres(url)
     return url
+
+
+@pytest.fixture
+def storm_fake():
+    """A fake Stripe of the storm's own (the stripe tests' one is shared by the session)."""
+    fake = FakeStripe(WEBHOOK_SECRET)
+    fake.start()
+    yield fake
+    fake.stop()

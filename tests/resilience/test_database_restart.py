@@ -159,3 +159,25 @@ def test_a_database_restart_gives_a_clean_503_and_the_app_recovers(
     # Recovered without restarting gunicorn: every request after the restart succeeds.
     assert {status for phase, status in answers if phase == "after"} == {200}, answers
     assert answers["after", 200] > 20
+
+
+def test_a_connection_that_dies_after_the_answer_is_made_still_gives_the_answer(app, client):
+    """The database may go away between a page being made and its session being closed (the
+    restart above caught a 500 there once): the visitor still gets the page."""
+    from sqlalchemy import create_engine, text
+
+    with app.app_context():
+        admin = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    @app.after_request
+    def cut_the_connection_off(response):  # noqa: ANN001, ANN202
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+        with admin.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return response
+
+    response = client.get("/pledge")
+    assert response.status_code == 200
+    app.after_request_funcs[None].remove(cut_the_connection_off)
+    assert client.get("/pledge").status_code == 200  # and the next request finds a good one
+    admin.dispose()

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from tests.resilience.storm import (
-    WEBHOOK_SECRET,
     deliver,
     delivery_problems,
     end_state_problems,
@@ -17,21 +16,12 @@ from tests.resilience.storm import (
     open_fund,
     play_history,
 )
-from tests.stripe.fake_stripe import FakeStripe
 
 SEED = 20261105
 PLEDGES, DELIVERIES, THREADS = 150, 1500, 8
 #: Seconds between two kills, at random within these bounds, and how many at most: a worker
 #: takes a second or two to boot on a busy machine, and some must be up to answer at all.
 KILL_EVERY, KILLS = (1.0, 3.0), 30
-
-
-@pytest.fixture
-def storm_fake():
-    fake = FakeStripe(WEBHOOK_SECRET)
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def test_workers_killed_mid_storm_lose_and_double_nothing(

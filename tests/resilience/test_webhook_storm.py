@@ -9,7 +9,6 @@ import time
 import pytest
 
 from tests.resilience.storm import (
-    WEBHOOK_SECRET,
     at_the_same_moment,
     checkout,
     deliver,
@@ -19,18 +18,9 @@ from tests.resilience.storm import (
     open_fund,
     play_history,
 )
-from tests.stripe.fake_stripe import FakeStripe
 
 SEED = 20261104
 PLEDGES, DELIVERIES, THREADS = 500, 5000, 8
-
-
-@pytest.fixture
-def storm_fake():
-    fake = FakeStripe(WEBHOOK_SECRET)
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def test_a_webhook_storm_ends_exactly_where_stripe_is(
