@@ -333,7 +333,7 @@ def _fail(row_id: int, error: Exception, now: datetime, report: DeliveryReport) 
     db.session.rollback()
     # A refused recipient comes back in the error's text: the address stays out of the log.
     log.warning("email %s failed: %s", row_id, redact(str(error)))
-    report.errors.append(f"{row_id}: {error}")
+    report.errors.append(f"{row_id}: {redact(str(error))}")  # printed by deliver-mail
     _record_failure(row_id, str(error), now, permanent=_is_permanent(error))
     failed = db.session.get(OutboxEmail, row_id)
     if failed is not None and failed.status == OutboxStatus.FAILED:

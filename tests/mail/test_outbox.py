@@ -206,6 +206,9 @@ def test_a_refused_address_fails_at_once_and_a_busy_one_is_retried(app, smtp):
         assert busy.status == "queued" and busy.recipient == "busy@example.org"
         assert busy.next_attempt_at > utcnow()
         assert rows["t:fine@example.org"].recipient is None  # sent: nothing kept of where
+        # What deliver-mail prints of the failures names no address either.
+        assert any("550" in error for error in report.errors)
+        assert not any("gone@example.org" in error for error in report.errors)
     assert [m["To"] for m in smtp.messages] == ["fine@example.org"]
 
 
