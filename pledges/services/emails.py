@@ -6,19 +6,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 from babel.dates import format_date as babel_format_date
-from babel.support import NullTranslations
 from flask import current_app, g, render_template, url_for
 from flask_babel import force_locale, format_date, get_locale, get_translations
 from flask_babel import gettext as _
-from jinja2 import pass_context
-from jinja2.runtime import Context
-from markupsafe import Markup
 from sqlalchemy import select
 
 from pledges.extensions import db
+from pledges.i18n import template_gettext
 from pledges.markdown import render_markdown
 from pledges.models import (
     CaseStatus,
@@ -63,7 +59,7 @@ def _render(
         "fund_name": current_app.config["FUND_NAME"],
         "subject": subject,
         "login_url": url_for("auth.login", _external=True),
-        "gettext": _template_gettext(get_translations()),
+        "gettext": template_gettext(get_translations()),
         **context,
     }
     return RenderedEmail(
@@ -75,22 +71,6 @@ def _render(
 
 
 @lru_cache(maxsize=64)
-def _template_gettext(translations: NullTranslations) -> Callable[..., str]:
-    """The templates' `_()` bound to one language's catalogue, given to the email templates in
-    their context, where it stands before the one Flask-Babel installs. That one looks the
-    catalogue up anew for every string, a dozen times in a digest; this one does what it does
-    then (Jinja's "newstyle" gettext) with the catalogue in hand."""
-
-    @pass_context
-    def gettext(context: Context, string: str, **variables: Any) -> str:
-        translated = translations.ugettext(string)
-        if context.eval_ctx.autoescape:
-            translated = Markup(translated)
-        return translated % variables
-
-    return gettext
-
-
 def _sign_in_url(supporter: Supporter) -> str:
     return url_for("auth.confirm", token=auth_tokens.issue(supporter), _external=True)
 

@@ -8,14 +8,14 @@ from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.numbers import format_decimal
 from flask import Flask, Response, make_response, render_template, request
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from pledges.extensions import db, login_manager
-from pledges.i18n import LANGUAGES
+from pledges.i18n import LANGUAGES, template_gettext
 from pledges.money import format_money, to_major
 from pledges.web.api import problems
 
@@ -121,6 +121,8 @@ def init_app(app: Flask) -> None:
         demo_payments=app.config["PAYMENTS"] == "demo",
         fund_name=app.config["FUND_NAME"],
     )
+    # Every page's `_()` with its language's catalogue in hand (see i18n.template_gettext).
+    app.context_processor(lambda: {"gettext": template_gettext(get_translations())})
     for code in (400, 403, 404, 405, 409, 410, 429):
         app.register_error_handler(code, render_error)
     for unavailable in (OperationalError, InterfaceError):

@@ -19,7 +19,7 @@ def render_both_ways(rows: list[OutboxEmail], monkeypatch) -> tuple[list, list]:
         bound = [render(row) for row in rows]
     with monkeypatch.context() as patch:
         patch.setattr(
-            emails, "_template_gettext", lambda _: current_app.jinja_env.globals["gettext"]
+            emails, "template_gettext", lambda _: current_app.jinja_env.globals["gettext"]
         )
         with emails.rendering(rows) as render:
             installed = [render(row) for row in rows]
