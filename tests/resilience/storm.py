@@ -13,9 +13,6 @@ import json
 import os
 import random
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -28,12 +25,14 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
-from pledges import PROJECT_ROOT
 from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Contribution, PaymentProblem, Pledge, StripeEvent
 from pledges.payments.stripe_events import STATUS_FROM_STRIPE
 from pledges.payments.stripe_gateway import SIGNATURE_TOLERANCE_SECONDS
 from pledges.services import ledger, pledges
+from tests.resilience.gunicorn import Gunicorn, app_environment
+from tests.resilience.gunicorn import gunicorn as serving
+from tests.smtp_sink import free_port
 from tests.stripe.fake_stripe import DAY, FakeStripe
 
 WEBHOOK_SECRET = "whsec_storm_secret_for_pledges"
@@ -270,93 +269,25 @@ def _refundable(charge: dict) -> int:
 # -- gunicorn ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Gunicorn:
-    process: subprocess.Popen
-    url: str
-    log: Path
-
-    def worker_pids(self) -> list[int]:
-        """The master's children: its workers (never the master itself)."""
-        pids = []
-        for children in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
-            try:
-                pids += [int(pid) for pid in children.read_text().split()]
-            except OSError:
-                continue
-        return sorted(set(pids) - {self.process.pid})
-
-    def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
 @contextmanager
 def gunicorn(
     database_url: str, fake: FakeStripe, tmp_path: Path, *, workers: int = 3
 ) -> Iterator[Gunicorn]:
-    """`gunicorn wsgi:app` on a free loopback port, configured from the environment as in
-    production but for test keys; yields once it answers, stops it afterwards."""
-    binary = Path(sys.executable).parent / "gunicorn"
-    if not binary.exists():
-        raise RuntimeError(f"gunicorn is needed at {binary} (pip install -e '.[dev]')")
-    port = free_port()
-    environment = {
-        **{name: value for name, value in os.environ.items() if not name.startswith("PLEDGES")},
-        "PLEDGES_ENV": "testing",
-        "PLEDGES_INSTANCE": str(tmp_path / "instance"),
-        "DATABASE_URL": database_url,
-        "PAYMENTS": "stripe",
-        "STRIPE_SECRET_KEY": STRIPE_KEY,
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_API_BASE": fake.url,
-        "SECRET_KEY": "storm-secret-key-long-enough-for-the-check",
-        "PLEDGES_DATA_KEY": "test-data-key-not-for-production",  # the tests' own: same ciphertext
-        "BASE_URL": f"http://127.0.0.1:{port}",
-        "FUND_CURRENCY": "EUR",
-        "RATELIMIT_STORAGE_URI": "memory://",
+    """The app under gunicorn with Stripe's test keys and the fake's address."""
+    environment = app_environment(
+        database_url,
+        tmp_path / "instance",
+        PLEDGES_ENV="testing",
+        PAYMENTS="stripe",
+        STRIPE_SECRET_KEY=STRIPE_KEY,
+        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        STRIPE_API_BASE=fake.url,
         # Nothing listens there: webhooks only queue email, they never send it.
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": str(free_port()),
-        "MAIL_DEFAULT_SENDER": "fund@pledges.test",
-    }
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(binary), "wsgi:app", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
-             "--timeout", "30", "--graceful-timeout", "5", "--log-level", "warning"],
-            cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    server = Gunicorn(process, f"http://127.0.0.1:{port}", log)
-    try:
-        _wait_until_answering(server)
+        MAIL_PORT=str(free_port()),
+        LOG_LEVEL="warning",
+    )
+    with serving(environment, workers=workers) as server:
         yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_answering(server: Gunicorn, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited at start:\n{server.log_tail()}")
-        try:
-            requests.get(server.url + "/stripe/webhook", timeout=10)
-            return
-        except requests.RequestException:  # not listening yet, or a worker still booting
-            time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not answer in {timeout} s:\n{server.log_tail()}")
 
 
 # -- delivering --------------------------------------------------------------------------------

@@ -126,7 +126,8 @@ def test_a_database_restart_gives_a_clean_503_and_the_app_recovers(
         db.session.remove()
         db.engine.dispose()
     environment = app_environment(own_postgres.url, tmp_path / "instance")
-    with gunicorn(environment, workers=2, threads=4) as base_url:
+    with gunicorn(environment, workers=2, threads=4) as server:
+        base_url = server.url
         load = Load(base_url)
         load.start()
         try:
