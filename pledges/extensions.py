@@ -1,6 +1,8 @@
 """Flask extensions as module globals, bound to the app in `create_app`."""
 
 import sqlite3
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -12,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -49,6 +52,9 @@ def _sqlite_begins(connection) -> None:  # noqa: ANN001
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+T = TypeVar("T")
+
+
 def begin_writing() -> None:
     """Start the session's next transaction as one that will write.
 
@@ -58,6 +64,20 @@ def begin_writing() -> None:
     """
     if not db.session().in_transaction():
         db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def add_unless_taken(make: Callable[[], T]) -> T | None:
+    """Add the row `make` builds, in a savepoint; None when a unique key says another
+    transaction has it already (perhaps at this very moment: the insert waits for that one,
+    then fails here instead of failing the whole transaction). The row is built inside the
+    savepoint, so a lost race leaves nothing of it in the session."""
+    try:
+        with db.session.begin_nested():
+            row = make()
+            db.session.add(row)
+    except IntegrityError:
+        return None
+    return row
 
 
 migrate = Migrate()

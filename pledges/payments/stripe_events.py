@@ -8,9 +8,8 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from pledges.extensions import db
+from pledges.extensions import add_unless_taken, db
 from pledges.models import Case, Contribution, Pledge, PledgeStatus, StripeEvent, Supporter
 from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway
 from pledges.services import ledger, payment_problems, pledges, reminders
@@ -337,16 +336,12 @@ def handle(event: dict[str, Any], gateway: StripeGateway) -> str:
     """
     if db.session.get(StripeEvent, event["id"]) is not None:
         return "duplicate"
-    try:
-        # Written first, in a savepoint: a second delivery of the same event running at the
-        # same moment waits here for the first, then sees it, and does nothing.
-        with db.session.begin_nested():
-            db.session.add(
-                StripeEvent(
-                    id=event["id"], type=event["type"], created_at=from_timestamp(event["created"])
-                )
-            )
-    except IntegrityError:
+    # Written first: a second delivery of the same event running at the same moment waits
+    # here for the first, then sees it, and does nothing.
+    created_at = from_timestamp(event["created"])
+    if not add_unless_taken(
+        lambda: StripeEvent(id=event["id"], type=event["type"], created_at=created_at)
+    ):
         return "duplicate"
     handler = HANDLERS.get(event["type"])
     if handler is None:

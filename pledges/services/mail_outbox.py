@@ -17,9 +17,9 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
-from pledges.extensions import begin_writing, db
+from pledges.extensions import add_unless_taken, begin_writing, db
 from pledges.models import OutboxEmail, OutboxStatus
 from pledges.models.types import utcnow
 from pledges.redaction import redact
@@ -47,14 +47,9 @@ def enqueue(
         context=context or {},
         message_id=f"<{uuid.uuid4().hex}@{domain}>",
     )
-    try:
-        # The unique key decides, in a savepoint: a key queued before, or by a transaction at
-        # the same moment, leaves this one going on without the email instead of failing whole.
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        return None
-    return row
+    # The unique key decides: a key queued before, or by a transaction at the same moment,
+    # leaves this one going on without the email instead of failing whole.
+    return add_unless_taken(lambda: row)
 
 
 def enqueue_many(kind: str, rows: list[tuple[str, str, dict[str, Any]]]) -> int:

@@ -3,9 +3,8 @@
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
-from pledges.extensions import db
+from pledges.extensions import add_unless_taken, db
 from pledges.models import PaymentProblem, Pledge, PledgeStatus, Supporter
 from pledges.services import mail_outbox
 
@@ -24,22 +23,19 @@ def record(
     found = select(PaymentProblem).where(PaymentProblem.invoice_id == invoice_id)
     problem = db.session.scalar(found)
     if problem is None:
-        problem = PaymentProblem(
-            pledge=pledge,
-            invoice_id=invoice_id,
-            currency=pledge.currency,
-            occurred_at=at,
-            kind=kind,
-            amount=amount,
-            hosted_url=hosted_url,
-        )
-        try:
-            # In a savepoint: Stripe's events for two attempts at the same invoice may be handled
-            # at the same moment; the second waits here for the first, then takes its row.
-            with db.session.begin_nested():
-                db.session.add(problem)
-        except IntegrityError:
-            problem = db.session.scalar(found)
+        # Stripe's events for two attempts at the same invoice may be handled at the same
+        # moment: the second takes the first's row.
+        problem = add_unless_taken(
+            lambda: PaymentProblem(
+                pledge=pledge,
+                invoice_id=invoice_id,
+                currency=pledge.currency,
+                occurred_at=at,
+                kind=kind,
+                amount=amount,
+                hosted_url=hosted_url,
+            )
+        ) or db.session.scalar(found)
     if problem.resolved_at is None:
         problem.kind, problem.amount = kind, amount
         problem.hosted_url = hosted_url or problem.hosted_url

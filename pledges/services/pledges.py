@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from pledges.extensions import db
+from pledges.extensions import add_unless_taken, db
 from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.services import ledger, mail_outbox, supporters
 
@@ -220,24 +219,22 @@ def _contribute(
         if paid_currency != ledger_currency:
             raise ValueError(f"a payment in {paid_currency} needs its amount in {ledger_currency}")
         paid_amount = gross
-    try:
-        # In a savepoint: the same payment may reach us twice at once (a webhook, and the sync
-        # or a second event); the later one waits here for the first, then takes its row. The
-        # row is made inside it, so a lost race leaves nothing behind in the session.
-        with db.session.begin_nested():
-            contribution = Contribution(
-                provider_payment_id=payment_id,
-                provider_charge_id=charge_id,
-                currency=ledger_currency,
-                paid_amount=paid_amount,
-                paid_currency=paid_currency,
-                gross=gross,
-                fee=fee,
-                net=gross - fee,
-                **fields,
-            )
-            db.session.add(contribution)
-    except IntegrityError:
+    # The same payment may reach us twice at once (a webhook, and the sync or a second event):
+    # the later one takes the first's row.
+    contribution = add_unless_taken(
+        lambda: Contribution(
+            provider_payment_id=payment_id,
+            provider_charge_id=charge_id,
+            currency=ledger_currency,
+            paid_amount=paid_amount,
+            paid_currency=paid_currency,
+            gross=gross,
+            fee=fee,
+            net=gross - fee,
+            **fields,
+        )
+    )
+    if contribution is None:
         return db.session.scalar(found), False
     ledger.place_late_contribution(contribution)
     return contribution, True

@@ -2,9 +2,8 @@
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from pledges.extensions import db
+from pledges.extensions import add_unless_taken, db
 from pledges.models import Supporter
 
 
@@ -41,19 +40,15 @@ def find_or_create(email: str, *, locale: str = "en") -> Supporter:
     existing = find_by_email(email)
     if existing is not None:
         return existing
-    supporter = Supporter(
-        email_index=email_index(email),
-        email=normalize_email(email),
-        locale=locale,
+    supporter = add_unless_taken(
+        lambda: Supporter(
+            email_index=email_index(email), email=normalize_email(email), locale=locale
+        )
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(supporter)
-    except IntegrityError:
+    if supporter is None:
         # Someone signed up with the same address at the same moment; theirs stands.
-        found = find_by_email(email)
-        assert found is not None
-        return found
+        supporter = find_by_email(email)
+        assert supporter is not None
     return supporter
 
 
