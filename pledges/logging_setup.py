@@ -164,6 +164,11 @@ def configure(log_format: str, level: str | int = logging.INFO) -> logging.Handl
     # The app's logger is named "pledges"; Flask's own handler there would print its records
     # a second time, in another format.
     logging.getLogger("pledges").removeHandler(default_handler)
+    # The `stripe` library logs two INFO lines for every API call (its URL and answer): noise
+    # beside our own line for the request, and most of a webhook's logging time. Its warnings
+    # and errors still come through; LOG_LEVEL=DEBUG shows everything again.
+    quiet = level_number if level_number <= logging.DEBUG else max(level_number, logging.WARNING)
+    logging.getLogger("stripe").setLevel(quiet)
     return handler
 
 

@@ -151,7 +151,11 @@ def _subscription_of(invoice: dict[str, Any]) -> tuple[str | None, dict | None]:
 
 
 def _invoice_paid(event_invoice: dict[str, Any], gateway: StripeGateway) -> None:
-    apply_paid_invoice(gateway.fetch_invoice(event_invoice["id"]), gateway)
+    # A paid invoice is final (its amount, customer and subscription never change again), and
+    # the event is signed: only an event that does not yet say "paid" is worth a round trip.
+    if event_invoice.get("status") != "paid":
+        event_invoice = gateway.fetch_invoice(event_invoice["id"])
+    apply_paid_invoice(event_invoice, gateway)
 
 
 def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
@@ -163,15 +167,18 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
     if pledge is None:
         log.warning("paid invoice %s matches no pledge", invoice["id"])
         return
+    # Every read from Stripe comes before anything is written: a write locks its row (the
+    # pledge, its supporter) and recording takes the ledger's lock, each held until this
+    # transaction commits; a network round trip under them makes the other events of the same
+    # renewal, or a burst of renewals, queue up one by one.
+    subscription = gateway.fetch_subscription(subscription_id) if subscription_id else None
+    charge = None
+    if invoice.get("amount_paid", 0) > 0 and not pledges.is_recorded(invoice["id"]):
+        charge = gateway.fetch_invoice_charge(invoice["id"])
     pledges.link_subscription(
         pledge, subscription_id=subscription_id, customer_id=_id(invoice.get("customer"))
     )
-    # Every read from Stripe comes before the payment is recorded: recording takes the ledger's
-    # lock, which every other payment then waits for until this transaction commits, and a
-    # network round trip under it makes a burst of renewals queue up one by one.
-    subscription = gateway.fetch_subscription(subscription_id) if subscription_id else None
-    if invoice.get("amount_paid", 0) > 0 and not pledges.is_recorded(invoice["id"]):
-        charge = gateway.fetch_invoice_charge(invoice["id"])
+    if charge is not None:
         paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice["created"]
         contribution = pledges.record_payment(
             pledge,

@@ -194,7 +194,8 @@ def test_raw_event_bodies_are_not_kept(app, checkout, fake_stripe, post_webhook)
 
 def test_stripe_api_error_gets_500_so_stripe_retries(app, checkout, fake_stripe, post_webhook):
     event = fake_stripe.event("invoice.paid", checkout["invoice"])
-    del fake_stripe.objects["invoice"][checkout["invoice"]["id"]]
+    # The paid invoice itself comes in the event; its subscription is read from the API.
+    del fake_stripe.objects["subscription"][checkout["subscription"]["id"]]
 
     assert post_webhook(event).status_code == 500
     with app.app_context():
