@@ -1,6 +1,7 @@
 """What every template may call, and the error pages."""
 
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -11,12 +12,16 @@ from flask import Flask, Response, make_response, render_template, request
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from pledges.extensions import db, login_manager
+from pledges.forms import option_tags
 from pledges.i18n import LANGUAGES, template_gettext
+from pledges.models import Case
 from pledges.money import format_money, to_major
+from pledges.services.fund import CaseChoice
 from pledges.web.api import problems
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,11 @@ def format_date(value: date | datetime, format: str = "medium") -> str:  # noqa:
 @lru_cache(maxsize=4096)
 def _formatted_day(day: date, format: str, locale: str) -> str:  # noqa: A002
     return babel_format_date(day, format, locale=locale)
+
+
+def case_options(cases: Iterable[Case | CaseChoice], selected_id: int | None) -> Markup:
+    """An `<option>` for each case (its slug, its title), the one with `selected_id` chosen."""
+    return option_tags((case.slug, case.title, case.id == selected_id) for case in cases)
 
 
 def render_error(error: HTTPException) -> Response:
@@ -116,6 +126,7 @@ def init_app(app: Flask) -> None:
         to_major=to_major,
         format_date=format_date,
         format_number=format_number,
+        case_options=case_options,
         current_locale=current_locale,
         language_choices=language_choices,
         demo_payments=app.config["PAYMENTS"] == "demo",
