@@ -263,6 +263,11 @@ class StripeGateway:
         """Invoices in this status (`paid`, `open`, ...) created since the given time."""
         yield from self._walk(self.client.v1.invoices, {"status": status}, since)
 
+    def completed_checkouts(self, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Checkout sessions completed (paid, or waiting for a bank debit) created since then:
+        a one-off gift has no invoice, only its session."""
+        yield from self._walk(self.client.v1.checkout.sessions, {"status": "complete"}, since)
+
     def refunds(self, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
         """Refunds made since then, whatever the age of the charge they refund."""
         yield from self._walk(self.client.v1.refunds, {}, since)

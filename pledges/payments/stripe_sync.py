@@ -26,6 +26,7 @@ from pledges.payments.stripe_events import (
     _charge_refunded,
     _dispute_closed,
     _dispute_created,
+    _gift_paid,
     _id,
     _invoice_closed,
     _invoice_problem,
@@ -62,11 +63,13 @@ class SyncReport:
     pledge_changes: Counter[str] = field(default_factory=Counter)
     invoices_checked: int = 0
     invoices_recorded: int = 0
+    gifts_checked: int = 0
+    gifts_recorded: int = 0
     refunds_applied: int = 0
     disputes_applied: int = 0
     problems_noted: int = 0
     problems_resolved: int = 0
-    #: Stripe ids of subscriptions and paid invoices that match no pledge of ours.
+    #: Stripe ids of subscriptions, paid invoices and gifts' checkouts that match nobody of ours.
     unknown: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     #: Why the run stopped before the end (Stripe unreachable, say), if it did.
@@ -77,6 +80,7 @@ class SyncReport:
         return (
             self.pledges_updated
             + self.invoices_recorded
+            + self.gifts_recorded
             + self.refunds_applied
             + self.disputes_applied
             + self.problems_noted
@@ -102,6 +106,7 @@ class SyncReport:
             f"subscriptions checked {self.subscriptions_checked}, "
             f"pledges updated {self.pledges_updated}" + (f" ({why})" if why else ""),
             f"paid invoices checked {self.invoices_checked}, recorded {self.invoices_recorded}",
+            f"one-off gifts checked {self.gifts_checked}, recorded {self.gifts_recorded}",
             f"refunds applied {self.refunds_applied}, disputes applied {self.disputes_applied}",
             f"payment problems noted {self.problems_noted}, resolved {self.problems_resolved}",
             f"unknown to us {len(self.unknown)}" + (f": {unknown}" if unknown else ""),
@@ -130,6 +135,9 @@ def sync(
             _settle(report, subscription["id"], _subscription, subscription, gateway)
         for invoice in _walked(gateway.invoices(status="paid", since=since), "invoices", progress):
             _settle(report, invoice["id"], _paid_invoice, invoice, gateway)
+        # Gifts before refunds and disputes, which may be of a gift recorded here.
+        for session in _walked(gateway.completed_checkouts(since=since), "gifts", progress):
+            _settle(report, session["id"], _gift_session, session, gateway)
         for invoice in _walked(gateway.invoices(status="open", since=since), "failed", progress):
             _settle(report, invoice["id"], _unpaid_invoice, invoice, gateway)
         for problem_id in _walked(_open_problems(), "problems", progress):
@@ -256,6 +264,24 @@ def _paid_invoice(invoice: dict[str, Any], gateway: StripeGateway, done: SyncRep
     log.info("sync-stripe: recorded invoice %s", invoice["id"])
     done.invoices_recorded += 1
     done.problems_resolved += int(unpaid and not _unresolved(invoice["id"]))
+
+
+def _gift_session(session: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:
+    """A one-off gift paid whose checkout events never came (a subscription's checkout is an
+    invoice's business, above)."""
+    if session.get("mode") != "payment":
+        return
+    done.gifts_checked += 1
+    intent_id = _id(session.get("payment_intent"))
+    if session.get("payment_status") != "paid" or not intent_id or pledges.is_recorded(intent_id):
+        return  # a bank debit still on its way, or the webhook did its job
+    if not str((session.get("metadata") or {}).get("gift_for_supporter") or "").isdigit():
+        done.unknown.append(session["id"])
+        return
+    _gift_paid(session, gateway)
+    if pledges.is_recorded(intent_id):
+        log.info("sync-stripe: recorded the gift of checkout %s", session["id"])
+        done.gifts_recorded += 1
 
 
 def _unpaid_invoice(invoice: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:

@@ -212,6 +212,13 @@ class FakeStripe:
                 or (wanted is None and s["status"] not in {"canceled", "incomplete_expired"})
             ]
             return 200, self._page(found, params, path)
+        if method == "GET" and path == "/v1/checkout/sessions":
+            found = [
+                session
+                for session in self.objects["checkout.session"].values()
+                if params.get("status") in (None, session["status"])
+            ]
+            return 200, self._page(found, params, path)
         if method == "GET" and path in {"/v1/refunds", "/v1/disputes"}:
             kind = path.removeprefix("/v1/").removesuffix("s")
             return 200, self._page(list(self.objects[kind].values()), params, path)

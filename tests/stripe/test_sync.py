@@ -302,3 +302,46 @@ def test_a_webhook_for_the_same_invoice_during_the_sync_leaves_one_contribution(
     with app.app_context():
         assert [c.provider_payment_id for c in contributions()].count(renewal["id"]) == 1
         assert ledger.check() == []
+
+
+def test_a_gift_whose_webhooks_never_came_is_recorded_once_and_its_refund_applied(
+    app, client, subscribed, fake_stripe, post_webhook, sync_stripe
+):
+    client.post_form("/member/give", {"amount": "40", "earmark": ""})
+    [session] = [s for s in fake_stripe.checkout_sessions() if s["mode"] == "payment"]
+    paid = fake_stripe.complete_gift_checkout(session["id"], fee=88)
+    fake_stripe.charge_of_intent(paid["payment_intent"])["amount_refunded"] = 15_00
+    refund = {"id": "re_gift", "charge": fake_stripe.charge_of_intent(paid["payment_intent"])["id"]}
+    fake_stripe._store("refund", refund)
+
+    first = sync_stripe()
+    again = sync_stripe()
+    late = post_webhook(fake_stripe.event("checkout.session.completed", paid))
+
+    assert "one-off gifts checked 1, recorded 1" in first
+    assert "one-off gifts checked 1, recorded 0" in again
+    assert again.rstrip().endswith("0 changes")
+    assert late.status_code == 200
+    with app.app_context():
+        [gift] = db.session.scalars(select(Contribution).where(Contribution.pledge_id.is_(None)))
+        assert (gift.provider_payment_id, gift.gross, gift.fee, gift.refunded) == (
+            paid["payment_intent"],
+            40_00,
+            88,
+            15_00,
+        )
+        assert ledger.check() == []
+
+
+def test_a_gift_still_waiting_for_its_bank_debit_is_not_recorded(
+    app, client, subscribed, fake_stripe, sync_stripe
+):
+    client.post_form("/member/give", {"amount": "30", "earmark": ""})
+    [session] = [s for s in fake_stripe.checkout_sessions() if s["mode"] == "payment"]
+    fake_stripe.complete_gift_checkout(session["id"])["payment_status"] = "unpaid"
+
+    assert "one-off gifts checked 1, recorded 0" in sync_stripe()
+    with app.app_context():
+        assert (
+            db.session.scalar(select(Contribution).where(Contribution.pledge_id.is_(None))) is None
+        )
