@@ -6,6 +6,7 @@ from pledges.models.case import Case, CaseStatus
 from pledges.models.case_update import CaseUpdate
 from pledges.models.contribution import Contribution
 from pledges.models.disbursement import Allocation, Disbursement, LedgerFrontier
+from pledges.models.early_take_back import EarlyTakeBack
 from pledges.models.login_token import LoginToken
 from pledges.models.organizer import Organizer, OrganizerRole, RecoveryCode
 from pledges.models.outbox import OutboxEmail, OutboxStatus
@@ -28,6 +29,7 @@ __all__ = [
     "CaseStatus",
     "Contribution",
     "Disbursement",
+    "EarlyTakeBack",
     "LedgerFrontier",
     "LoginToken",
     "Organizer",

@@ -10,7 +10,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from pledges.extensions import add_unless_taken, db
-from pledges.models import Case, Contribution, Pledge, PledgeStatus, StripeEvent, Supporter
+from pledges.models import (
+    Case,
+    Contribution,
+    EarlyTakeBack,
+    Pledge,
+    PledgeStatus,
+    StripeEvent,
+    Supporter,
+)
 from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway
 from pledges.services import ledger, payment_problems, pledges, reminders
 
@@ -122,6 +130,7 @@ def _gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
     )
     if charge.refunded or charge.disputed:  # their own events may have come first
         _take_back(gift, refunded=charge.refunded, disputed=charge.disputed)
+    _apply_early_take_back(gift)
 
 
 def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None:
@@ -190,6 +199,7 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
         )
         if charge.refunded or charge.disputed:
             _take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
+        _apply_early_take_back(contribution)
     payment_problems.resolve(invoice["id"], datetime.now(UTC))
     if subscription_id:
         sync_subscription(pledge, gateway, subscription_id, subscription)
@@ -264,18 +274,53 @@ def _subscription_changed(subscription: dict[str, Any], gateway: StripeGateway) 
 
 def _charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> None:
     charge = gateway.fetch_charge(event_charge["id"])
-    contribution = pledges.find_contribution_by_charge(charge["id"])
-    if contribution is not None:
-        _take_back(contribution, refunded=charge.get("amount_refunded", 0))
+    _taken_back(charge["id"], refunded=charge.get("amount_refunded", 0))
 
 
 def _dispute_created(dispute: dict[str, Any], gateway: StripeGateway) -> None:
     """A chargeback takes the money back at once; an inquiry (`warning_*`) takes nothing."""
     if str(dispute.get("status", "")).startswith("warning_"):
         return
-    contribution = pledges.find_contribution_by_charge(_id(dispute.get("charge")) or "")
+    _taken_back(_id(dispute.get("charge")) or "", disputed=dispute["amount"])
+
+
+def _taken_back(
+    charge_id: str, *, refunded: int | None = None, disputed: int | None = None
+) -> None:
+    """Take a refund or dispute off the charge's payment, or note it for the payment if that is
+    not recorded yet.
+
+    Under the ledger lock before looking, as a payment is from its insert until it commits (see
+    `_apply_early_take_back`): a payment being recorded at this moment, which read its charge
+    before the refund, is either found here or finds the note.
+    """
+    if not charge_id:
+        return
+    ledger.lock()
+    contribution = pledges.find_contribution_by_charge(charge_id)
     if contribution is not None:
-        _take_back(contribution, disputed=dispute["amount"])
+        _take_back(contribution, refunded=refunded, disputed=disputed)
+        return
+    early = db.session.get(EarlyTakeBack, charge_id)
+    if early is None:
+        early = EarlyTakeBack(charge_id=charge_id, refunded=0, disputed=0)
+        db.session.add(early)
+    if refunded is not None:
+        early.refunded = max(early.refunded, refunded)
+    if disputed is not None:
+        early.disputed = disputed
+
+
+def _apply_early_take_back(contribution: Contribution) -> None:
+    """What a refund or dispute handled before this payment was recorded took back from it."""
+    if not contribution.provider_charge_id:
+        return
+    ledger.lock()
+    early = db.session.get(EarlyTakeBack, contribution.provider_charge_id)
+    if early is None:
+        return
+    _take_back(contribution, refunded=early.refunded, disputed=early.disputed)
+    db.session.delete(early)
 
 
 def _settlement(charge: ChargeFacts, paid: int, currency: str) -> dict[str, int]:
@@ -311,9 +356,13 @@ def _dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
     """A dispute the fund won gives the money back to the payment, and so to the ledger."""
     if dispute.get("status") != "won":
         return
-    contribution = pledges.find_contribution_by_charge(_id(dispute.get("charge")) or "")
+    charge_id = _id(dispute.get("charge")) or ""
+    ledger.lock()  # as in `_taken_back`
+    contribution = pledges.find_contribution_by_charge(charge_id)
     if contribution is not None:
         ledger.reinstate(contribution)
+    elif (early := db.session.get(EarlyTakeBack, charge_id)) is not None:
+        early.disputed = 0
 
 
 HANDLERS: dict[str, Handler] = {

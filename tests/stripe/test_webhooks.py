@@ -293,3 +293,53 @@ def test_dispute_won_gives_the_money_back_to_the_ledger(app, checkout, fake_stri
         contribution = db.session.scalar(select(Contribution))
         assert (contribution.disputed, ledger.given(contribution.id)) == (0, 10_00)
         assert ledger.check() == []
+
+
+def test_a_refund_handled_while_its_payment_was_being_recorded_still_counts(
+    app, checkout, fake_stripe, post_webhook
+):
+    """The payment's handler read its charge a moment before the refund; the refund's event,
+    handled before that payment was committed, found no payment to take it from."""
+    from pledges.models import EarlyTakeBack
+    from pledges.services import ledger
+
+    charge = fake_stripe.refund(checkout["invoice"]["id"], amount=700)
+    assert post_webhook(fake_stripe.event("charge.refunded", charge)).status_code == 200
+    charge["amount_refunded"] = 0  # what the payment's handler read, just before the refund
+    assert post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"])).status_code == 200
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.refunded, contribution.available) == (700, 2000 - 55 - 700)
+        assert db.session.scalar(select(func.count()).select_from(EarlyTakeBack)) == 0
+        assert ledger.check() == []
+
+
+def test_a_dispute_opened_then_won_before_its_payment_was_recorded_takes_nothing(
+    app, checkout, fake_stripe, post_webhook
+):
+    from pledges.models import EarlyTakeBack
+
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"])
+    assert post_webhook(fake_stripe.event("charge.dispute.created", dispute)).status_code == 200
+    with app.app_context():
+        assert db.session.get(EarlyTakeBack, dispute["charge"]).disputed == 2000
+    dispute["status"] = "won"
+    assert post_webhook(fake_stripe.event("charge.dispute.closed", dispute)).status_code == 200
+    assert post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"])).status_code == 200
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.disputed, contribution.available) == (0, 2000 - 55)
+
+
+def test_a_dispute_handled_before_its_payment_was_recorded_takes_the_money(
+    app, checkout, fake_stripe, post_webhook
+):
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"])
+    assert post_webhook(fake_stripe.event("charge.dispute.created", dispute)).status_code == 200
+    assert post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"])).status_code == 200
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.disputed, contribution.available) == (2000, 0)
