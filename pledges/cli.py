@@ -1,6 +1,7 @@
 """`flask --app wsgi pledges ...`: the commands an operator and cron rely on."""
 
 import time
+from collections.abc import Callable
 from datetime import date
 
 import click
@@ -14,7 +15,7 @@ from pledges.extensions import begin_writing, db
 from pledges.forms import EmailForm
 from pledges.models import Case, OrganizerRole
 from pledges.money import format_money, to_minor
-from pledges.payments import gateway
+from pledges.payments import gateway, stripe_inbox
 from pledges.payments.demo_gateway import DemoGateway
 from pledges.payments.stripe_gateway import StripeGateway
 from pledges.payments.stripe_sync import DEFAULT_SINCE_DAYS, sync, sync_start
@@ -96,15 +97,27 @@ def send_reminders() -> None:
     )
 
 
+def _worker_options(doing: str, interval: float) -> Callable[[Callable], Callable]:
+    """--once/--forever and --interval, as each queue's worker takes them."""
+
+    def decorate(command: Callable) -> Callable:
+        command = click.option(
+            "--interval",
+            default=interval,
+            show_default=True,
+            help="Seconds between checks with --forever.",
+        )(command)
+        return click.option(
+            "--once/--forever",
+            default=True,
+            help=f"{doing} what is due and stop (default), or keep at it as more comes.",
+        )(command)
+
+    return decorate
+
+
 @pledges_cli.command("deliver-mail")
-@click.option(
-    "--once/--forever",
-    default=True,
-    help="Deliver what is due and stop (default), or keep delivering as mail is queued.",
-)
-@click.option(
-    "--interval", default=2.0, show_default=True, help="Seconds between checks with --forever."
-)
+@_worker_options("Deliver", interval=2.0)
 def deliver_mail(once: bool, interval: float) -> None:
     """Send the queued emails that are due, with retries and back-off."""
     while True:
@@ -119,6 +132,26 @@ def deliver_mail(once: bool, interval: float) -> None:
         if once and report.sent + report.dropped < 1000:
             raise SystemExit(1 if report.failed else 0)
         if not once and report.handled < 1000:
+            time.sleep(interval)
+
+
+@pledges_cli.command("handle-stripe-events")
+@_worker_options("Handle", interval=1.0)
+def handle_stripe_events(once: bool, interval: float) -> None:
+    """Apply the Stripe events the webhook received: payments, renewals, cancellations,
+    refunds. A failed one is tried again with back-off; several workers may run at once."""
+    stripe = gateway()
+    if not isinstance(stripe, StripeGateway):
+        raise click.UsageError("handle-stripe-events needs PAYMENTS=stripe")
+    while True:
+        report = stripe_inbox.handle_due(stripe, limit=1000)
+        if report.seen or once:
+            click.echo(f"stripe events: {report.handled} handled, {report.retrying} to retry")
+        for error in report.errors:
+            click.echo(f"  {error}", err=True)
+        if once and report.seen < 1000:
+            raise SystemExit(1 if report.retrying else 0)
+        if not once and report.seen < 1000:
             time.sleep(interval)
 
 

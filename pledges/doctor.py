@@ -9,6 +9,7 @@ import logging
 import smtplib
 import ssl
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from alembic.migration import MigrationContext
@@ -19,6 +20,7 @@ from pledges import config as settings
 from pledges.config import CheckResult
 from pledges.extensions import db
 from pledges.i18n import LANGUAGES
+from pledges.payments import stripe_inbox
 from pledges.redaction import redact
 
 #: Seconds to wait for a server that may not answer at all.
@@ -148,6 +150,33 @@ def stripe_mode(app: Flask) -> CheckResult:
     return CheckResult("stripe-mode", True, f"{mode}-mode key, as {config['PLEDGES_ENV']} wants")
 
 
+#: An event that has waited this long means no event worker runs, or one event keeps failing.
+EVENTS_LATE_AFTER = timedelta(minutes=10)
+
+
+def stripe_events_handled(app: Flask) -> CheckResult:
+    """Webhook events are applied by `handle-stripe-events`: none should wait for long."""
+    name = "stripe-events-handled"
+    if app.config["PAYMENTS"] != "stripe":
+        return CheckResult(name, True, "demo payments: no Stripe events")
+    if not migrations(app).passed:
+        return CheckResult(name, False, "cannot tell without the database at its schema")
+    try:
+        late = stripe_inbox.waiting(EVENTS_LATE_AFTER)
+    except Exception as error:  # noqa: BLE001 - any failure is the answer
+        return _failure(name, error)
+    finally:
+        db.session.remove()
+    if late:
+        return CheckResult(
+            name,
+            False,
+            f"{late} Stripe events have waited more than {EVENTS_LATE_AFTER.seconds // 60} "
+            "minutes: is `handle-stripe-events --forever` running? Its log says why one fails",
+        )
+    return CheckResult(name, True, "no event has waited long")
+
+
 def translations(app: Flask) -> CheckResult:
     """Each language's catalog compiled, and not older than its source."""
     directory = Path(app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0])
@@ -172,6 +201,7 @@ LIVE_CHECKS: list[Callable[[Flask], CheckResult]] = [
     mail_server,
     rate_limit_storage,
     stripe_mode,
+    stripe_events_handled,
     translations,
 ]
 

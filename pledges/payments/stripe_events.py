@@ -9,14 +9,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from pledges.extensions import add_unless_taken, db
+from pledges.extensions import db
 from pledges.models import (
     Case,
     Contribution,
     EarlyTakeBack,
     Pledge,
     PledgeStatus,
-    StripeEvent,
     Supporter,
 )
 from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway
@@ -382,25 +381,3 @@ HANDLERS: dict[str, Handler] = {
     "charge.dispute.created": _dispute_created,
     "charge.dispute.closed": _dispute_closed,
 }
-
-
-def handle(event: dict[str, Any], gateway: StripeGateway) -> str:
-    """Act on a verified event, recording its id in the caller's transaction.
-
-    Returns "duplicate", "ignored" or "handled". Only the id, type and time are kept: the raw
-    body carries donor details and is dropped once processed.
-    """
-    if db.session.get(StripeEvent, event["id"]) is not None:
-        return "duplicate"
-    # Written first: a second delivery of the same event running at the same moment waits
-    # here for the first, then sees it, and does nothing.
-    created_at = from_timestamp(event["created"])
-    if not add_unless_taken(
-        lambda: StripeEvent(id=event["id"], type=event["type"], created_at=created_at)
-    ):
-        return "duplicate"
-    handler = HANDLERS.get(event["type"])
-    if handler is None:
-        return "ignored"
-    handler(event["data"]["object"], gateway)
-    return "handled"

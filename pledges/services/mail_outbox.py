@@ -17,13 +17,13 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
 
 from pledges.extensions import add_unless_taken, begin_writing, db
 from pledges.models import OutboxEmail, OutboxStatus
 from pledges.models.types import utcnow
 from pledges.redaction import redact
 from pledges.services import emails
+from pledges.services.claims import claim_due, retry_delay
 from pledges.smtp import Envelope, SmtpSession
 
 log = logging.getLogger(__name__)
@@ -97,48 +97,14 @@ class DeliveryReport:
         return self.sent + self.dropped + self.retrying + self.failed
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential back-off: 1, 2, 4 … minutes, at most an hour."""
-    return timedelta(minutes=min(2 ** (attempts - 1), 60))
-
-
 #: Emails claimed together: one commit claims them, then each is sent and marked on its own.
 CLAIM_BATCH = 50
 
 
 def _claim_batch(now: datetime, size: int) -> list[int]:
-    """Take due emails for this worker alone, committed before anything is sent.
-
-    The claim moves their next attempt a lease ahead, so another worker, on PostgreSQL (SKIP
-    LOCKED) or SQLite (no row locks at all), skips them; a worker that dies mid-batch leaves
-    what it had not sent to be retried when the lease runs out.
-    """
+    """Take due emails for this worker alone, committed before anything is sent."""
     due = (OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
-    begin_writing()
-    try:
-        candidates = db.session.scalars(
-            select(OutboxEmail.id)
-            .where(*due)
-            .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-            .limit(size)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not candidates:
-            db.session.rollback()
-            return []
-        claimed = db.session.scalars(
-            update(OutboxEmail)
-            .where(OutboxEmail.id.in_(candidates), *due)
-            .values(next_attempt_at=now + CLAIM_LEASE)
-            .returning(OutboxEmail.id)
-            .execution_options(synchronize_session=False)
-        ).all()
-        db.session.commit()
-    except OperationalError:
-        # SQLite refuses one of two workers claiming at once; that one stops for now.
-        db.session.rollback()
-        return []
-    return sorted(claimed)
+    return claim_due(OutboxEmail, due, lease_until=now + CLAIM_LEASE, size=size)
 
 
 def _envelope(row: OutboxEmail, rendered: emails.RenderedEmail) -> Envelope:

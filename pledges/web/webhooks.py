@@ -1,11 +1,12 @@
-"""Stripe's signed webhooks. 400 for anything not genuine; a replay is a 200 no-op."""
+"""Stripe's signed webhooks. 400 for anything not genuine; a replay is a 200 no-op. A genuine
+event is only written down here: a worker applies it (see `stripe_inbox`)."""
 
 import logging
 
 from flask import Blueprint, abort, request
 
 from pledges.extensions import csrf, db
-from pledges.payments import gateway, stripe_events
+from pledges.payments import gateway, stripe_inbox
 from pledges.payments.stripe_gateway import InvalidWebhook, StripeGateway
 
 bp = Blueprint("webhooks", __name__)
@@ -23,12 +24,6 @@ def stripe_webhook() -> tuple[dict, int]:
     except InvalidWebhook as error:
         log.warning("refused a webhook: %s", error)
         return {"error": "invalid webhook"}, 400
-    try:
-        outcome = stripe_events.handle(event, stripe)
-        db.session.commit()
-    except Exception:
-        # Nothing is kept, so Stripe's retry starts from a clean slate.
-        db.session.rollback()
-        log.exception("webhook %s failed", event.get("id"))
-        return {"error": "could not process the event now"}, 500
+    outcome = stripe_inbox.receive(event)
+    db.session.commit()
     return {"received": True, "outcome": outcome}, 200

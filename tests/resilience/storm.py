@@ -13,6 +13,8 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -23,14 +25,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Contribution, PaymentProblem, Pledge, StripeEvent
+from pledges.payments import gateway, stripe_inbox
 from pledges.payments.stripe_events import STATUS_FROM_STRIPE
 from pledges.payments.stripe_gateway import SIGNATURE_TOLERANCE_SECONDS
 from pledges.services import ledger, pledges
-from tests.resilience.gunicorn import Gunicorn, app_environment
+from tests.resilience.gunicorn import ROOT, Gunicorn, app_environment
 from tests.resilience.gunicorn import gunicorn as serving
 from tests.smtp_sink import free_port
 from tests.stripe.fake_stripe import DAY, FakeStripe
@@ -269,12 +272,9 @@ def _refundable(charge: dict) -> int:
 # -- gunicorn ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def gunicorn(
-    database_url: str, fake: FakeStripe, tmp_path: Path, *, workers: int = 3
-) -> Iterator[Gunicorn]:
-    """The app under gunicorn with Stripe's test keys and the fake's address."""
-    environment = app_environment(
+def stripe_environment(database_url: str, fake: FakeStripe, tmp_path: Path) -> dict[str, str]:
+    """The app's settings with Stripe's test keys and the fake's address."""
+    return app_environment(
         database_url,
         tmp_path / "instance",
         PLEDGES_ENV="testing",
@@ -286,8 +286,83 @@ def gunicorn(
         MAIL_PORT=str(free_port()),
         LOG_LEVEL="warning",
     )
-    with serving(environment, workers=workers) as server:
+
+
+@contextmanager
+def gunicorn(
+    database_url: str, fake: FakeStripe, tmp_path: Path, *, workers: int = 3
+) -> Iterator[Gunicorn]:
+    """The app under gunicorn with Stripe's test keys and the fake's address."""
+    with serving(stripe_environment(database_url, fake, tmp_path), workers=workers) as server:
         yield server
+
+
+@contextmanager
+def event_workers(
+    database_url: str, fake: FakeStripe, tmp_path: Path, *, count: int = 2
+) -> Iterator[list[subprocess.Popen]]:
+    """`flask pledges handle-stripe-events --forever` in `count` processes at once, as the
+    service runs it; each writes its output to a file of its own."""
+    environment = stripe_environment(database_url, fake, tmp_path)
+    processes = []
+    try:
+        for number in range(count):
+            log = (tmp_path / f"events-{number}.log").open("wb")
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "flask",
+                        "--app",
+                        "wsgi",
+                        "pledges",
+                        "handle-stripe-events",
+                        "--forever",
+                        "--interval",
+                        "0.2",
+                    ],
+                    cwd=ROOT,
+                    env=environment,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            )
+            log.close()
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def wait_until_handled(app, deadline: float) -> None:
+    """Until every event received is handled or has failed once (time.monotonic())."""
+    while time.monotonic() < deadline:
+        with app.app_context():
+            waiting = db.session.scalar(
+                select(func.count())
+                .select_from(StripeEvent)
+                .where(StripeEvent.handled_at.is_(None), StripeEvent.attempts == 0)
+            )
+            db.session.remove()
+        if not waiting:
+            return
+        time.sleep(0.2)
+
+
+def handling_problems(app) -> list[str]:
+    """Every event was applied at its first attempt: a failure would be a bug (a duplicate key
+    under concurrency, a deadlock), even though the next attempt would hide it."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(StripeEvent.id, StripeEvent.attempts, StripeEvent.last_error).where(
+                (StripeEvent.handled_at.is_(None)) | (StripeEvent.attempts > 1)
+            )
+        ).all()
+        db.session.remove()
+    return [f"event {row.id}: {row.attempts} attempts, {row.last_error}" for row in rows[:20]]
 
 
 # -- delivering --------------------------------------------------------------------------------
@@ -510,3 +585,29 @@ def at_the_same_moment(url: str, fake: FakeStripe, events: list[dict]) -> list[i
     for thread in threads:
         thread.join()
     return answers
+
+
+def handled_at_the_same_moment(app, event_ids: list[str]) -> None:
+    """Handle each event (received already) from its own thread, released together, as two
+    event workers would."""
+    start = threading.Barrier(len(event_ids))
+    crashed: list[BaseException] = []
+
+    def handle(event_id: str) -> None:
+        try:
+            with app.app_context():
+                stripe = gateway()
+                report = stripe_inbox.HandlingReport()
+                start.wait()
+                stripe_inbox.handle_one(event_id, stripe, report)
+                db.session.remove()
+        except BaseException as error:  # noqa: BLE001 - surfaced below, not in a thread
+            crashed.append(error)
+
+    threads = [threading.Thread(target=handle, args=(event_id,)) for event_id in event_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if crashed:
+        raise crashed[0]

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import Pledge
+from pledges.payments import gateway, stripe_inbox
 from tests.organizer.signing_in import sign_in_supporter
 from tests.stripe.fake_stripe import FakeStripe
 
@@ -37,8 +38,22 @@ def config(config, fake_stripe):
 
 
 @pytest.fixture
-def post_webhook(client, fake_stripe):
-    """Deliver an event as Stripe would: the raw JSON body and its signature header."""
+def handle_stripe_events(app):
+    """What the worker (`handle-stripe-events`) does with the events received so far."""
+
+    def handle() -> stripe_inbox.HandlingReport:
+        with app.app_context():
+            report = stripe_inbox.handle_due(gateway())
+            db.session.remove()
+        return report
+
+    return handle
+
+
+@pytest.fixture
+def post_webhook(client, fake_stripe, handle_stripe_events):
+    """Deliver an event as Stripe would: the raw JSON body and its signature header; then the
+    worker handles what it received, as it would a moment later."""
 
     def post(
         event: dict,
@@ -49,11 +64,13 @@ def post_webhook(client, fake_stripe):
     ):
         payload = json.dumps(event)
         header = signature or fake_stripe.sign(payload, timestamp=timestamp, secret=secret)
-        return client.post(
+        response = client.post(
             "/stripe/webhook",
             data=payload,
             headers={"Stripe-Signature": header, "Content-Type": "application/json"},
         )
+        handle_stripe_events()
+        return response
 
     return post
 

@@ -1,14 +1,15 @@
 import json
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from pledges import create_app
 from pledges.config import ConfigError
 from pledges.extensions import db
 from pledges.models import Contribution, OutboxEmail, Pledge, PledgeStatus, StripeEvent
+from pledges.payments import gateway, stripe_inbox
 
 
 @pytest.fixture
@@ -182,25 +183,59 @@ def test_amount_changed_at_stripe_follows_the_subscription(
         assert db.session.scalar(select(Pledge)).amount == 3500
 
 
-def test_raw_event_bodies_are_not_kept(app, checkout, fake_stripe, post_webhook):
-    post_webhook(fake_stripe.event("checkout.session.completed", checkout["session"]))
-
+def test_an_event_waits_encrypted_and_its_body_is_dropped_once_handled(
+    app, client, checkout, fake_stripe, handle_stripe_events
+):
+    """The webhook only writes the event down; the worker applies it. Until then its object,
+    which names the payer, is stored encrypted; afterwards only id, type and times remain."""
+    event = fake_stripe.event("checkout.session.completed", checkout["session"])
+    payload = json.dumps(event)
+    response = client.post(
+        "/stripe/webhook",
+        data=payload,
+        headers={"Stripe-Signature": fake_stripe.sign(payload), "Content-Type": "application/json"},
+    )
+    assert response.get_json() == {"received": True, "outcome": "queued"}
     with app.app_context():
-        [stored] = db.session.scalars(select(StripeEvent))
-        assert stored.type == "checkout.session.completed"
-        columns = set(StripeEvent.__table__.columns.keys())
-    assert columns == {"id", "type", "created_at", "received_at"}
+        stored = db.session.execute(
+            text("SELECT payload, handled_at FROM stripe_events WHERE id = :id"),
+            {"id": event["id"]},
+        ).one()
+        assert stored.handled_at is None
+        assert checkout["session"]["id"] not in stored.payload  # ciphertext, not the JSON
+        assert pledge_state(app)["subscription"] is None  # nothing applied yet
+
+    assert handle_stripe_events().handled == 1
+    with app.app_context():
+        row = db.session.get(StripeEvent, event["id"])
+        assert (row.type, row.payload, row.attempts) == ("checkout.session.completed", None, 1)
+        assert row.handled_at is not None
+    assert pledge_state(app)["subscription"] == checkout["subscription"]["id"]
 
 
-def test_stripe_api_error_gets_500_so_stripe_retries(app, checkout, fake_stripe, post_webhook):
+def test_an_event_that_fails_is_kept_and_tried_again_with_back_off(
+    app, checkout, fake_stripe, post_webhook, handle_stripe_events
+):
     event = fake_stripe.event("invoice.paid", checkout["invoice"])
     # The paid invoice itself comes in the event; its subscription is read from the API.
-    del fake_stripe.objects["subscription"][checkout["subscription"]["id"]]
+    subscription = fake_stripe.objects["subscription"].pop(checkout["subscription"]["id"])
 
-    assert post_webhook(event).status_code == 500
+    assert post_webhook(event).status_code == 200  # received: Stripe need not send it again
     with app.app_context():
-        assert db.session.get(StripeEvent, event["id"]) is None
+        waiting = db.session.get(StripeEvent, event["id"])
+        assert (waiting.handled_at, waiting.attempts) == (None, 1)
+        assert waiting.last_error == "InvalidRequestError"
+        assert waiting.next_attempt_at > datetime.now(UTC)  # not at once: after a back-off
         assert db.session.scalar(select(func.count()).select_from(Contribution)) == 0
+    assert handle_stripe_events().seen == 0  # not due yet
+
+    fake_stripe.objects["subscription"][subscription["id"]] = subscription
+    with app.app_context():
+        stripe_inbox.handle_due(gateway(), now=datetime.now(UTC) + timedelta(minutes=2))
+        db.session.remove()
+    with app.app_context():
+        assert db.session.get(StripeEvent, event["id"]).handled_at is not None
+        assert [c.gross for c in db.session.scalars(select(Contribution))] == [2000]
 
 
 def test_app_refuses_to_start_with_stripe_and_no_webhook_secret(config):

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from pledges import config as settings
@@ -259,3 +261,25 @@ def test_processes_starting_together_share_one_set_of_secrets(tmp_path):
 
     assert len(keys) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["dev-secrets.json"]
+
+
+def test_doctor_says_when_stripe_events_have_waited_too_long(config, make_app):
+    from pledges.extensions import db
+    from pledges.models import StripeEvent
+    from pledges.models.types import utcnow
+
+    app = make_app(
+        {**config, "PAYMENTS": "stripe", "STRIPE_SECRET_KEY": "sk_test_abc",
+         "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    )  # fmt: skip
+    assert doctor_lines(app.test_cli_runner())[1]["stripe-events-handled"].startswith("✓")
+    with app.app_context():
+        old = utcnow() - timedelta(minutes=11)
+        db.session.add(StripeEvent(id="evt_late", type="invoice.paid", created_at=old,
+                                   received_at=old, payload="{}", next_attempt_at=old))  # fmt: skip
+        db.session.commit()
+
+    exit_code, lines = doctor_lines(app.test_cli_runner())
+
+    assert lines["stripe-events-handled"].startswith("✗ 1 Stripe events have waited")
+    assert exit_code == 1

@@ -18,7 +18,7 @@ def test_the_webhook_events_to_enable_are_exactly_those_we_handle():
 def test_every_command_it_runs_exists(runner):
     commands = set(re.findall(r"flask --app wsgi pledges ([a-z-]+)", DEPLOY))
     assert {"doctor", "send-reminders", "sync-stripe", "ledger-check", "invite-organizer",
-            "deliver-mail"} <= commands  # fmt: skip
+            "deliver-mail", "handle-stripe-events"} <= commands  # fmt: skip
     for command in commands:
         result = runner.invoke(args=["pledges", command, "--help"])
         assert result.exit_code == 0, (command, result.output)
