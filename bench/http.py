@@ -311,8 +311,9 @@ def main() -> None:
                                               script_args, threads=threads)))  # fmt: skip
             # The baseline again at the end: on a shared machine one run of it can be far off.
             again = run_wrk(wrk, targets[0][1], args.seconds, args.connections)
-        print(f"gunicorn: {args.workers} workers; wrk: {threads} threads, "
-              f"{args.connections} connections, {args.seconds} s per target\n")  # fmt: skip
+        print(f"gunicorn: {args.workers} workers; wrk: 2 threads (1 for the webhook, which "
+              f"walks one list of events), {args.connections} connections, {args.seconds} s per "
+              "target\n")  # fmt: skip
         print_table(results, again)
         received = received_events(database_url)
         print(
