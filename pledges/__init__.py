@@ -7,6 +7,7 @@ from typing import Any
 
 from dotenv import load_dotenv
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pledges import config as settings
@@ -87,8 +88,6 @@ def _init_extensions(app: Flask) -> None:
 def _end_session(_error: BaseException | None) -> None:
     """End the request's session even when its connection died after the answer was made (the
     database restarting): the visitor has their page, and the pool drops the dead connection."""
-    from sqlalchemy.exc import DBAPIError
-
     try:
         db.session.remove()
     except DBAPIError:
