@@ -7,6 +7,7 @@ from sqlalchemy import text
 from pledges.extensions import db
 from pledges.markdown import render_markdown
 from pledges.services import attribution, fund, public_cache, public_figures
+from pledges.web.rendering import page_for_anyone
 from pledges.web.templating import current_locale
 
 bp = Blueprint("public", __name__)
@@ -21,7 +22,7 @@ def index() -> str:
     # Nothing in it is the visitor's own, so it is made once per language and kept as long as
     # the figures in it (the page around it carries the visitor's session and token).
     section = public_cache.cached(("fund page", current_locale()), _fund_section)
-    return render_template("public/index.html", fund_section=section)
+    return page_for_anyone(("/", current_locale()), "public/index.html", fund_section=section)
 
 
 def _fund_section() -> Markup:

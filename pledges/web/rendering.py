@@ -1,7 +1,27 @@
-"""One template, two answers: the fragment for htmx, the whole page otherwise."""
+"""One template, two answers: the fragment for htmx, the whole page otherwise; and a page the
+same for every visitor not signed in, made once."""
 
-from flask import Response, current_app, make_response, redirect, render_template, url_for
+import secrets
+
+from flask import (
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from flask import request as flask_request
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from htmx_flask import request
+
+from pledges.services import public_cache
+
+#: Stands in a page kept for everyone where each visitor's own CSRF token goes (never a token).
+_TOKEN_PLACEHOLDER = f"csrf-token-{secrets.token_hex(16)}"
 
 
 def render_partial(partial: str, *, page: str, status: int = 200, **context: object) -> Response:
@@ -36,3 +56,23 @@ def no_store(response: Response) -> Response:
     """For pages that show a supporter's own data: no cache, shared or private, keeps them."""
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def page_for_anyone(key: tuple, template: str, **context: object) -> str:
+    """`template` rendered once for every visitor who is not signed in, has no message waiting
+    and asked for the plain address, kept as long as the public figures (PUBLIC_CACHE_SECONDS),
+    with each visitor's own CSRF token put in. Anyone else gets it rendered for them."""
+    if current_user.is_authenticated or flask_request.query_string or session.get("_flashes"):
+        return render_template(template, **context)
+    page = public_cache.cached(("page for anyone", *key), lambda: _rendered(template, context))
+    return page.replace(_TOKEN_PLACEHOLDER, generate_csrf())
+
+
+def _rendered(template: str, context: dict) -> str:
+    """Rendered with the placeholder as the token: Flask-WTF hands out what `g` holds."""
+    field = current_app.config["WTF_CSRF_FIELD_NAME"]
+    setattr(g, field, _TOKEN_PLACEHOLDER)
+    try:
+        return render_template(template, **context)
+    finally:
+        g.pop(field, None)

@@ -58,3 +58,39 @@ def test_the_fund_page_is_kept_per_language_and_the_page_around_it_per_visitor(a
     other = app.test_client().get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     token = 'name="csrf_token" value="'
     assert english.split(token)[1][:20] != other.split(token)[1][:20]  # each visitor's own
+
+
+def test_the_fund_page_is_made_once_for_visitors_not_signed_in_each_with_their_own_token(
+    app, make_app, config
+):
+    import re
+
+    first, second = app.test_client(), app.test_client()
+    pages = [client.get("/").get_data(as_text=True) for client in (first, second)]
+    tokens = [set(re.findall(r'name="csrf_token" value="([^"]+)"', page)) for page in pages]
+    assert all(len(found) == 1 for found in tokens)  # the page's token is the visitor's own
+    assert tokens[0] != tokens[1]
+    assert "csrf-token-" not in pages[0] + pages[1]  # the placeholder never leaves
+    assert pages[0].replace(next(iter(tokens[0])), "") == pages[1].replace(
+        next(iter(tokens[1])), ""
+    )
+    # Each visitor's token is good for their own session: switching language works.
+    answer = first.post("/language", data={"locale": "de", "next": "/",
+                                           "csrf_token": next(iter(tokens[0]))})  # fmt: skip
+    assert answer.status_code in (302, 303)
+    refused = second.post("/language", data={"locale": "de", "next": "/",
+                                             "csrf_token": next(iter(tokens[0]))})  # fmt: skip
+    assert refused.status_code == 400
+    assert 'lang="de"' in first.get("/").get_data(as_text=True)
+
+
+def test_a_signed_in_supporter_gets_the_page_made_for_them(app, client):
+    from tests.factories import make_supporter
+    from tests.organizer.signing_in import sign_in_supporter
+
+    assert "Sign in" in app.test_client().get("/").get_data(as_text=True)  # kept for anyone
+    with app.app_context():
+        supporter_id = make_supporter("reader@example.org").id
+    sign_in_supporter(app, client, supporter_id)
+    page = client.get("/").get_data(as_text=True)
+    assert "Your pledge" in page and "Sign out" in page
