@@ -2,7 +2,7 @@
 
 import sqlite3
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -12,7 +12,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Table, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
@@ -78,6 +80,21 @@ def add_unless_taken(make: Callable[[], T]) -> T | None:
     except IntegrityError:
         return None
     return row
+
+
+def insert_new(table: Table, rows: list[dict[str, Any]], key: str) -> int:
+    """Insert, in one statement, the rows whose unique `key` no row has yet; how many went in.
+
+    ON CONFLICT DO NOTHING, in PostgreSQL's and SQLite's words: a row another transaction is
+    inserting at this moment waits for it, then is skipped. One round trip, where
+    `add_unless_taken` takes three (its savepoint).
+    """
+    insert = (
+        postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )
+    statement = insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    # RETURNING names only the rows inserted: an honest count where rowcount is not.
+    return len(db.session.execute(statement, rows).all())
 
 
 migrate = Migrate()

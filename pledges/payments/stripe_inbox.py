@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from pledges.extensions import add_unless_taken, db
+from pledges.extensions import db, insert_new
 from pledges.models import StripeEvent
 from pledges.models.types import utcnow
 from pledges.payments.stripe_events import HANDLERS, from_timestamp
@@ -40,18 +40,17 @@ def receive(event: dict[str, Any]) -> str:
     """
     now = utcnow()
     handled = event["type"] in HANDLERS
-    row = add_unless_taken(
-        lambda: StripeEvent(
-            id=event["id"],
-            type=event["type"],
-            created_at=from_timestamp(event["created"]),
-            received_at=now,
-            payload=json.dumps(event["data"]["object"]) if handled else None,
-            handled_at=None if handled else now,
-            next_attempt_at=now,
-        )
-    )
-    if row is None:
+    row = {
+        "id": event["id"],
+        "type": event["type"],
+        "created_at": from_timestamp(event["created"]),
+        "received_at": now,
+        "payload": json.dumps(event["data"]["object"]) if handled else None,
+        "handled_at": None if handled else now,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+    if not insert_new(StripeEvent.__table__, [row], "id"):
         return "duplicate"
     return "queued" if handled else "ignored"
 

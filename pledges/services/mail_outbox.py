@@ -15,10 +15,8 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from pledges.extensions import add_unless_taken, begin_writing, db
+from pledges.extensions import add_unless_taken, begin_writing, db, insert_new
 from pledges.models import OutboxEmail, OutboxStatus
 from pledges.models.types import utcnow
 from pledges.redaction import redact
@@ -74,14 +72,7 @@ def enqueue_many(kind: str, rows: list[tuple[str, str, dict[str, Any]]]) -> int:
         }
         for recipient, key, context in rows
     ]
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    table = OutboxEmail.__table__
-    statement = (
-        insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
-    )
-    # RETURNING names only the rows inserted: an honest count where rowcount is not.
-    return len(db.session.execute(statement, values).all())
+    return insert_new(OutboxEmail.__table__, values, "dedupe_key")
 
 
 @dataclass
