@@ -2,7 +2,7 @@
 
 Revision ID: 0012
 Revises: 0011
-Create Date: 2026-12-02 18:30:00
+Create Date: 2026-12-02 17:40:00
 
 """
 

@@ -160,8 +160,9 @@ def _subscription_of(invoice: dict[str, Any]) -> tuple[str | None, dict | None]:
 
 def _invoice_paid(event_invoice: dict[str, Any], gateway: StripeGateway) -> None:
     # A paid invoice is final (its amount, customer and subscription never change again), and
-    # the event is signed: only an event that does not yet say "paid" is worth a round trip.
-    if event_invoice.get("status") != "paid":
+    # the event is signed: only an event that does not yet say "paid", or comes in an older API
+    # version's shape than our client's (no `parent`), is worth a round trip.
+    if event_invoice.get("status") != "paid" or "parent" not in event_invoice:
         event_invoice = gateway.fetch_invoice(event_invoice["id"])
     apply_paid_invoice(event_invoice, gateway)
 
@@ -183,6 +184,10 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
     charge = None
     if invoice.get("amount_paid", 0) > 0 and not pledges.is_recorded(invoice["id"]):
         charge = gateway.fetch_invoice_charge(invoice["id"])
+    if charge is not None:
+        # The ledger's lock before the first write: recording takes it anyway, and a pledge
+        # row locked first could meet another payment of the same pledge holding it (deadlock).
+        ledger.lock()
     pledges.link_subscription(
         pledge, subscription_id=subscription_id, customer_id=_id(invoice.get("customer"))
     )
@@ -276,9 +281,12 @@ def _charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> No
     _taken_back(charge["id"], refunded=charge.get("amount_refunded", 0))
 
 
-def _dispute_created(dispute: dict[str, Any], gateway: StripeGateway) -> None:
-    """A chargeback takes the money back at once; an inquiry (`warning_*`) takes nothing."""
-    if str(dispute.get("status", "")).startswith("warning_"):
+def _dispute_created(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
+    """A chargeback takes the money back at once; an inquiry (`warning_*`) takes nothing, nor
+    does a dispute won since (its closing event may have been handled first)."""
+    dispute = gateway.fetch_dispute(event_dispute["id"])
+    status = str(dispute.get("status", ""))
+    if status.startswith("warning_") or status == "won":
         return
     _taken_back(_id(dispute.get("charge")) or "", disputed=dispute["amount"])
 

@@ -284,6 +284,9 @@ class StripeGateway:
         for item in resource.list(params={**params, "limit": 100}).auto_paging_iter():
             yield item.to_dict()
 
+    def fetch_dispute(self, dispute_id: str) -> dict[str, Any]:
+        return self.client.v1.disputes.retrieve(dispute_id).to_dict()
+
     def fetch_charge(self, charge_id: str) -> dict[str, Any]:
         return self.client.v1.charges.retrieve(charge_id).to_dict()
 

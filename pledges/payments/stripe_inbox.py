@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from pledges.extensions import db, insert_new
 from pledges.models import StripeEvent
@@ -105,7 +106,7 @@ def handle_one(event_id: str, gateway: StripeGateway, report: HandlingReport) ->
         db.session.commit()
     except Exception as error:  # noqa: BLE001 - one event's trouble does not stop the rest
         db.session.rollback()
-        log.exception("stripe event %s (%s) failed; it will be tried again", event_id, row.type)
+        log.exception("stripe event %s failed; it will be tried again", event_id)
         _retry_later(event_id, type(error).__name__)
         report.retrying += 1
         report.errors.append(f"{event_id}: {type(error).__name__}")
@@ -114,13 +115,17 @@ def handle_one(event_id: str, gateway: StripeGateway, report: HandlingReport) ->
 
 
 def _retry_later(event_id: str, error: str) -> None:
-    row = db.session.get(StripeEvent, event_id)
-    if row is None or row.handled_at is not None:
-        return
-    row.attempts += 1
-    row.next_attempt_at = utcnow() + retry_delay(row.attempts)
-    row.last_error = error[:100]
-    db.session.commit()
+    try:
+        row = db.session.get(StripeEvent, event_id)
+        if row is None or row.handled_at is not None:
+            return
+        row.attempts += 1
+        row.next_attempt_at = utcnow() + retry_delay(row.attempts)
+        row.last_error = error[:100]
+        db.session.commit()
+    except OperationalError:  # the database is gone too: its lease brings it back later
+        db.session.rollback()
+        log.warning("stripe event %s: could not note the failed attempt", event_id)
 
 
 def waiting(older_than: timedelta) -> int:

@@ -282,6 +282,8 @@ def _gift_session(session: dict[str, Any], gateway: StripeGateway, done: SyncRep
     if pledges.is_recorded(intent_id):
         log.info("sync-stripe: recorded the gift of checkout %s", session["id"])
         done.gifts_recorded += 1
+    else:  # its supporter erased since, or no longer ours
+        done.unknown.append(session["id"])
 
 
 def _unpaid_invoice(invoice: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:

@@ -246,7 +246,8 @@ class FakeStripe:
         if method == "POST" and updated:
             return self._update_subscription(updated[1], params)
         match = re.fullmatch(
-            r"/v1/(subscriptions|invoices|payment_intents|charges|checkout/sessions)/([\w]+)", path
+            r"/v1/(subscriptions|invoices|payment_intents|charges|disputes|checkout/sessions)/([\w]+)",
+            path,
         )
         if method == "GET" and match:
             kind = {
@@ -255,6 +256,7 @@ class FakeStripe:
                 "invoices": "invoice",
                 "payment_intents": "payment_intent",
                 "charges": "charge",
+                "disputes": "dispute",
             }[match[1]]
             found = self.objects[kind].get(match[2])
             if found is None:

@@ -286,7 +286,8 @@ def test_an_inquiry_takes_no_money_until_it_becomes_a_chargeback(
 ):
     """Stripe withdraws nothing for an inquiry (a dispute whose status starts `warning_`)."""
     post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
-    inquiry = {**fake_stripe.dispute(checkout["invoice"]["id"]), "status": "warning_needs_response"}
+    inquiry = fake_stripe.dispute(checkout["invoice"]["id"])
+    inquiry["status"] = "warning_needs_response"
 
     assert post_webhook(fake_stripe.event("charge.dispute.created", inquiry)).status_code == 200
     with app.app_context():
@@ -378,3 +379,19 @@ def test_a_dispute_handled_before_its_payment_was_recorded_takes_the_money(
     with app.app_context():
         contribution = db.session.scalar(select(Contribution))
         assert (contribution.disputed, contribution.available) == (2000, 0)
+
+
+def test_a_dispute_whose_win_was_handled_first_takes_nothing_when_its_opening_comes(
+    app, checkout, fake_stripe, post_webhook
+):
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"])
+    # Sent when it opened (as it was then), handled only after the win: delayed, or retried.
+    opened = json.loads(json.dumps(fake_stripe.event("charge.dispute.created", dispute)))
+    dispute["status"] = "won"
+    assert post_webhook(fake_stripe.event("charge.dispute.closed", dispute)).status_code == 200
+    assert post_webhook(opened).status_code == 200
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.disputed, contribution.available) == (0, 2000 - 55)
