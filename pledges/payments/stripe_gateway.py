@@ -225,10 +225,25 @@ class StripeGateway:
             settled_currency=(balance.get("currency") or "").upper() or None,
             charge_id=charge.get("id"),
             refunded=refunded,
-            disputed=charge.get("amount", 0) - refunded if charge.get("disputed") else 0,
+            disputed=self._withdrawn_by_disputes(charge),
             receipt_url=charge.get("receipt_url"),
             created=charge.get("created"),
         )
+
+    def _withdrawn_by_disputes(self, charge: dict[str, Any]) -> int:
+        """What a chargeback holds back from a charge. `disputed` stays true once a dispute is
+        won, and an inquiry (`warning_*`) withdraws nothing: the disputes say (one more call,
+        for a disputed charge only)."""
+        if not charge.get("disputed"):
+            return 0
+        disputes = self.client.v1.disputes.list(params={"charge": charge["id"]}).to_dict()
+        holding = [
+            dispute
+            for dispute in disputes["data"]
+            if dispute.get("status") != "won"
+            and not dispute.get("status", "").startswith("warning_")
+        ]
+        return charge.get("amount", 0) - charge.get("amount_refunded", 0) if holding else 0
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -321,8 +336,7 @@ class StripeGateway:
                 facts.settled_amount = (facts.settled_amount or 0) + balance["amount"]
                 facts.settled_currency = balance.get("currency", "").upper() or None
             facts.refunded += charge.get("amount_refunded", 0)
-            if charge.get("disputed"):
-                facts.disputed += charge.get("amount", 0) - charge.get("amount_refunded", 0)
+            facts.disputed += self._withdrawn_by_disputes(charge)
         return facts
 
 

@@ -221,7 +221,12 @@ class FakeStripe:
             return 200, self._page(found, params, path)
         if method == "GET" and path in {"/v1/refunds", "/v1/disputes"}:
             kind = path.removeprefix("/v1/").removesuffix("s")
-            return 200, self._page(list(self.objects[kind].values()), params, path)
+            found = [
+                obj
+                for obj in self.objects[kind].values()
+                if params.get("charge") in (None, obj.get("charge"))
+            ]
+            return 200, self._page(found, params, path)
         if method == "GET" and path == "/v1/invoice_payments":
             invoice_id = params.get("invoice")
             found = [
@@ -509,6 +514,7 @@ class FakeStripe:
 
     def dispute(self, invoice_id: str) -> dict[str, Any]:
         charge = self.charge_of(invoice_id)
+        charge["disputed"] = True  # and stays so, whatever the dispute's outcome
         return self._store(
             "dispute",
             {
