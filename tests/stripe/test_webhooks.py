@@ -395,3 +395,27 @@ def test_a_dispute_whose_win_was_handled_first_takes_nothing_when_its_opening_co
     with app.app_context():
         contribution = db.session.scalar(select(Contribution))
         assert (contribution.disputed, contribution.available) == (0, 2000 - 55)
+
+
+def test_the_event_worker_command_handles_what_was_received_and_says_so(
+    app, client, runner, checkout, fake_stripe
+):
+    for event in (
+        fake_stripe.event("checkout.session.completed", checkout["session"]),
+        fake_stripe.event("invoice.paid", checkout["invoice"]),
+    ):
+        payload = json.dumps(event)
+        headers = {
+            "Stripe-Signature": fake_stripe.sign(payload),
+            "Content-Type": "application/json",
+        }
+        assert client.post("/stripe/webhook", data=payload, headers=headers).status_code == 200
+    assert pledge_state(app)["contributions"] == []  # received, not yet applied
+
+    result = runner.invoke(args=["pledges", "handle-stripe-events", "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "stripe events: 2 handled, 0 to retry" in result.output
+    assert pledge_state(app)["contributions"] == [(2000, 55, 1945)]
+    again = runner.invoke(args=["pledges", "handle-stripe-events"])
+    assert "stripe events: 0 handled" in again.output
