@@ -68,11 +68,16 @@ def resume(pledge: Pledge, now: datetime | None = None) -> bool:
     return True
 
 
+def is_ending(pledge: Pledge) -> bool:
+    """Canceled, or set to end with its paid period: a cancellation has nothing left to do."""
+    return pledge.status == PledgeStatus.CANCELED or pledge.ends_at is not None
+
+
 def cancel(pledge: Pledge, reason: str | None = None, now: datetime | None = None) -> bool:
     """End the pledge when the period already paid for ends; nothing more is charged. A pledge
     whose payment failed has no paid period left: it ends now, and the failed charge is not
     retried."""
-    if pledge.status == PledgeStatus.CANCELED or pledge.ends_at is not None:
+    if is_ending(pledge):
         return False
     _require(pledge, *LIVE)
     now = now or utcnow()

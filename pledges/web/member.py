@@ -233,6 +233,9 @@ def resume(pledge_id: int) -> Response:
 @login_required
 def cancel(pledge_id: int) -> Response:
     pledge = _own_pledge(pledge_id)
+    if pledge_changes.is_ending(pledge):
+        # Canceled already (in another tab): its reason, right or wrong, changes nothing.
+        return _done(pledge, "cancel", changed=False)
     form = CancelForm()
     if not form.validate_on_submit():
         return _refused(pledge, 422, cancel_form=form, opened="cancel")

@@ -128,3 +128,14 @@ def test_a_supporter_chooses_and_removes_their_public_name(app, client, smtp):
     bodies = [m.get_body(("plain",)).get_content() for m in smtp.messages]
     assert any("no longer shown anywhere" in body for body in bodies)
     assert any("shown as “Vera”" in body for body in bodies)
+
+
+def test_a_name_refused_from_a_tab_opened_while_anonymous_says_why(app, client):
+    """The name is shown already (chosen in another tab); an empty one from the old tab is
+    refused, and the page says so although it no longer shows the form."""
+    _member(app, client)
+    assert client.post_form("/member/name", {"action": "set", "name": "Vera"}).status_code == 303
+    stale = client.post_form("/member/name", {"action": "set", "name": "  "})
+    page = stale.get_data(as_text=True)
+    assert stale.status_code == 422
+    assert "Enter the name to show." in page and "Stop showing my name" in page

@@ -274,3 +274,19 @@ def test_restarting_an_ended_pledge_twice_opens_one_pledge(app, client, pledge_i
     assert "You have a monthly pledge already" in third.get_data(as_text=True)
     with app.app_context():
         assert len(db.session.scalars(select(Pledge)).all()) == 2
+
+
+def test_a_cancel_from_a_stale_tab_of_a_pledge_canceled_already_changes_nothing(
+    app, client, pledge_id
+):
+    assert (
+        client.post_form(f"/member/pledges/{pledge_id}/cancel", {"reason": ""}).status_code == 303
+    )
+    ends_at = _pledge(app, pledge_id).ends_at
+    # The old tab's reason is too long (its maxlength bypassed): it no longer matters.
+    stale = client.post_form(f"/member/pledges/{pledge_id}/cancel", {"reason": "x" * 200},
+                             htmx=True)  # fmt: skip
+    assert stale.status_code == 200
+    assert "nothing more is charged" in stale.get_data(as_text=True)
+    assert _pledge(app, pledge_id).ends_at == ends_at
+    assert len(_emails(app)) == 1
