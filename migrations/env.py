@@ -1,5 +1,4 @@
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
@@ -8,9 +7,8 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Logging is the app's own (create_app configured it: one format, redacted), not alembic.ini's:
+# its fileConfig would replace the app's handler with a plain console one.
 logger = logging.getLogger("alembic.env")
 
 

@@ -250,3 +250,26 @@ def test_gunicorn_accepts_the_config_file(tmp_path):
     )
 
     assert result.returncode == 0, result.stderr
+
+
+def test_migrations_log_in_the_apps_format(tmp_path):
+    """`flask db upgrade` keeps the app's handler (alembic.ini's would print plain text)."""
+    environ = {
+        **os.environ,
+        "PLEDGES_INSTANCE": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'pledges.db'}",
+        "PLEDGES_ENV": "development",
+        "LOG_FORMAT": "json",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert any(line["message"].startswith("Running upgrade") for line in lines), lines
