@@ -26,8 +26,9 @@ from pledges.services.claims import claim_due, retry_delay
 
 log = logging.getLogger(__name__)
 
-#: How long a claimed event is left to the worker that claimed it: longer than any handler
-#: takes, even when Stripe's API is slow (each call gives up after its own timeout).
+#: How long claimed events are left to the worker that claimed them: what one dies holding
+#: is taken again after this. The event being handled is also locked (FOR UPDATE), so even a
+#: handler slower than this, Stripe's API being slow, is never joined by a second worker.
 CLAIM_LEASE = timedelta(minutes=5)
 CLAIM_BATCH = 20
 
