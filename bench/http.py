@@ -264,6 +264,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--event-threads",
+        type=int,
+        default=4,
+        help="threads of each of the two event workers (the service's default: 4)",
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     fake = FakeStripe(WEBHOOK_SECRET)
@@ -319,7 +325,7 @@ def main() -> None:
         print(
             f"\n{len(events.read_text().splitlines())} signed events prepared, {received} received."
         )
-        handle_events(environment, database_url, fake, received, workers=2)
+        handle_events(environment, database_url, fake, received, 2, args.event_threads)
     fake.stop()
 
 
@@ -350,7 +356,12 @@ def received_events(database_url: str) -> int:
 
 
 def handle_events(
-    environment: dict[str, str], database_url: str, fake: FakeStripe, received: int, workers: int
+    environment: dict[str, str],
+    database_url: str,
+    fake: FakeStripe,
+    received: int,
+    workers: int,
+    threads: int,
 ) -> None:
     """What the webhook run received, handled by `workers` event workers at once (as the
     service runs them): payments recorded, the ledger placed, each pledge brought in line."""
@@ -367,6 +378,7 @@ def handle_events(
                 "pledges",
                 "handle-stripe-events",
                 "--once",
+                f"--threads={threads}",
             ],
             cwd=ROOT,
             env={**environment, "LOG_LEVEL": "warning"},
@@ -387,7 +399,8 @@ def handle_events(
     engine.dispose()
     calls = len(fake.requests) - calls_before
     print(
-        f"handled by {workers} event workers: {handled} of {received} events in {seconds:.1f} s "
+        f"handled by {workers} event workers of {threads} threads: {handled} of {received} "
+        f"events in {seconds:.1f} s "
         f"({handled / seconds:.0f} events/s, {calls / max(handled, 1):.1f} Stripe API calls "
         f"each), {recorded} payments recorded"
         + (f"; {failed} workers exited with an error" if failed else "")
