@@ -84,7 +84,8 @@ def _get(url: str) -> tuple[int, str]:
 
 
 class Load(threading.Thread):
-    """Requests in a loop, counting the answers by the database's state when they were sent."""
+    """Requests in a loop, counting the answers by the database's state while they were under
+    way (a request that spans a change of state is counted apart)."""
 
     def __init__(self, base_url: str) -> None:
         super().__init__(daemon=True)
@@ -104,6 +105,10 @@ class Load(threading.Thread):
                 status, body = _get(self.base_url + path)
             except OSError as error:  # a reset or refused connection: the worker failed us
                 status, body = "connection error", str(error)
+            if self.phase != phase:
+                # Sent in one state, answered in the next (the server came back meanwhile):
+                # either answer is right, but a 500 or a broken connection still is not.
+                phase = f"{phase} to {self.phase}"
             self.answers[phase, status] += 1
             self.bodies.setdefault((phase, status, path), body)
 
