@@ -2,19 +2,26 @@
 pledge's card, a plain post comes back to the page, and each real change is confirmed by one
 email — a repeated request changes and sends nothing."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import OutboxEmail, Pledge
-from pledges.payments.demo_gateway import DemoGateway
+from pledges.payments.demo_gateway import DemoGateway, add_months
 from pledges.services import ledger, mail_outbox
 from tests.factories import make_case, make_contribution, make_pledge, make_supporter
 from tests.organizer.signing_in import sign_in_supporter
 
-NEXT = datetime(2026, 12, 20, 9, 0, tzinfo=UTC)
+#: The next charge: the 20th of next month, always ahead of the day the tests run.
+NEXT = add_months(datetime.now(UTC), 1).replace(day=20, hour=9, minute=0, second=0, microsecond=0)
+
+
+def _long(moment: datetime) -> str:
+    """A day as the pages write it in English ("December 20, 2026")."""
+    return format_date(moment, "long", locale="en")
 
 
 @pytest.fixture
@@ -48,7 +55,7 @@ def test_the_amount_changes_from_the_next_charge_and_the_card_says_so(app, clien
     assert response.status_code == 200
     assert card.lstrip().startswith('<article class="pledge" id="pledge-')
     assert "€12.50 a month" in card
-    assert "Next charge: €12.50 on December 20, 2026." in card
+    assert f"Next charge: €12.50 on {_long(NEXT)}." in card
     assert _pledge(app, pledge_id).amount == 12_50
 
     again = client.post_form(f"/member/pledges/{pledge_id}/amount", {"amount": "12.5"}, htmx=True)
@@ -72,12 +79,9 @@ def test_a_bad_amount_comes_back_beside_its_field(app, client, pledge_id):
 
 def test_pause_resume_cancel_restart(app, client, pledge_id, smtp):
     paused = client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "2"}, htmx=True)
-    assert "nothing is charged until February 20, 2027" in paused.get_data(as_text=True)
+    assert f"nothing is charged until {_long(add_months(NEXT, 2))}" in paused.get_data(as_text=True)
     pledge = _pledge(app, pledge_id)
-    assert (pledge.status, pledge.paused_until) == (
-        "paused",
-        datetime(2027, 2, 20, 9, 0, tzinfo=UTC),
-    )
+    assert (pledge.status, pledge.paused_until) == ("paused", add_months(NEXT, 2))
 
     resumed = client.post_form(f"/member/pledges/{pledge_id}/resume", htmx=True)
     assert "Next charge: €10.00 on" in resumed.get_data(as_text=True)
@@ -205,10 +209,10 @@ def test_receipts_and_the_yearly_statement(app, client, pledge_id):
 
 
 def test_demo_billing_does_what_stripe_does_each_day(app, runner, pledge_id):
-    after_pause = datetime(2027, 2, 21, tzinfo=UTC)
+    after_pause = add_months(NEXT, 2) + timedelta(days=1)
     with app.app_context():
         pledge = db.session.get(Pledge, pledge_id)
-        pledge.status, pledge.paused_until = "paused", datetime(2027, 1, 20, 9, tzinfo=UTC)
+        pledge.status, pledge.paused_until = "paused", add_months(NEXT, 1)
         pledge.next_charge_at = pledge.paused_until
         ended = make_pledge(pledge.supporter, amount=5_00, next_charge_at=None)
         ended.ends_at = datetime(2026, 12, 1, tzinfo=UTC)
@@ -216,16 +220,16 @@ def test_demo_billing_does_what_stripe_does_each_day(app, runner, pledge_id):
         ended_id = ended.id
 
         demo = DemoGateway("unused")
-        assert demo.run_billing(now=after_pause) == 2  # 20 January and 20 February
+        assert demo.run_billing(now=after_pause) == 2  # the 20th of each of the two months
         assert demo.run_billing(now=after_pause) == 0  # a second run the same day pays nothing
         db.session.commit()
         pledge = db.session.get(Pledge, pledge_id)
         assert pledge.status == "active" and pledge.paused_until is None
-        assert [c.paid_at.date().isoformat() for c in pledge.contributions] == [
-            "2027-01-20",
-            "2027-02-20",
+        assert [c.paid_at.date() for c in pledge.contributions] == [
+            add_months(NEXT, 1).date(),
+            add_months(NEXT, 2).date(),
         ]
-        assert pledge.next_charge_at == datetime(2027, 3, 20, 9, tzinfo=UTC)
+        assert pledge.next_charge_at == add_months(NEXT, 3)
         assert db.session.get(Pledge, ended_id).status == "canceled"
     result = runner.invoke(args=["pledges", "demo-billing"])
     assert result.exit_code == 0 and "demo billing:" in result.output
@@ -245,7 +249,7 @@ def test_a_repeated_pause_changes_nothing(app, client, pledge_id):
     for _ in range(2):
         client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "1"})
     pledge = _pledge(app, pledge_id)
-    assert pledge.paused_until == datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
+    assert pledge.paused_until == add_months(NEXT, 1)
     assert len(_emails(app)) == 1
 
 
