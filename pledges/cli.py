@@ -174,11 +174,10 @@ def handle_stripe_events(once: bool, interval: float, threads: int | None) -> No
                     if report.seen and not once:
                         click.echo(f"stripe events: {report.handled} handled, "
                                    f"{report.retrying} to retry")  # fmt: skip
-                if report.seen < 1000 and (once or report.errors):
+                if report.seen < 1000:  # nothing more due: done, or wait for more
                     db.session.remove()
                     if once:
                         return
-                if report.seen < 1000:
                     time.sleep(interval)
 
     workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]

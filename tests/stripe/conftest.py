@@ -51,9 +51,9 @@ def handle_stripe_events(app):
 
 
 @pytest.fixture
-def post_webhook(client, fake_stripe, handle_stripe_events):
-    """Deliver an event as Stripe would: the raw JSON body and its signature header; then the
-    worker handles what it received, as it would a moment later."""
+def receive_webhook(client, fake_stripe):
+    """Deliver an event as Stripe would: the raw JSON body and its signature header. The
+    webhook only writes it down; no worker has applied it yet."""
 
     def post(
         event: dict,
@@ -64,11 +64,22 @@ def post_webhook(client, fake_stripe, handle_stripe_events):
     ):
         payload = json.dumps(event)
         header = signature or fake_stripe.sign(payload, timestamp=timestamp, secret=secret)
-        response = client.post(
+        return client.post(
             "/stripe/webhook",
             data=payload,
             headers={"Stripe-Signature": header, "Content-Type": "application/json"},
         )
+
+    return post
+
+
+@pytest.fixture
+def post_webhook(receive_webhook, handle_stripe_events):
+    """Deliver an event as Stripe would, then let the worker handle what it received, as it
+    would a moment later."""
+
+    def post(event: dict, **signing: object):
+        response = receive_webhook(event, **signing)
         handle_stripe_events()
         return response
 

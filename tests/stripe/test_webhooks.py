@@ -184,17 +184,12 @@ def test_amount_changed_at_stripe_follows_the_subscription(
 
 
 def test_an_event_waits_encrypted_and_its_body_is_dropped_once_handled(
-    app, client, checkout, fake_stripe, handle_stripe_events
+    app, checkout, fake_stripe, receive_webhook, handle_stripe_events
 ):
     """The webhook only writes the event down; the worker applies it. Until then its object,
     which names the payer, is stored encrypted; afterwards only id, type and times remain."""
     event = fake_stripe.event("checkout.session.completed", checkout["session"])
-    payload = json.dumps(event)
-    response = client.post(
-        "/stripe/webhook",
-        data=payload,
-        headers={"Stripe-Signature": fake_stripe.sign(payload), "Content-Type": "application/json"},
-    )
+    response = receive_webhook(event)
     assert response.get_json() == {"received": True, "outcome": "queued"}
     with app.app_context():
         stored = db.session.execute(
@@ -398,18 +393,13 @@ def test_a_dispute_whose_win_was_handled_first_takes_nothing_when_its_opening_co
 
 
 def test_the_event_worker_command_handles_what_was_received_and_says_so(
-    app, client, runner, checkout, fake_stripe
+    app, runner, checkout, fake_stripe, receive_webhook
 ):
     for event in (
         fake_stripe.event("checkout.session.completed", checkout["session"]),
         fake_stripe.event("invoice.paid", checkout["invoice"]),
     ):
-        payload = json.dumps(event)
-        headers = {
-            "Stripe-Signature": fake_stripe.sign(payload),
-            "Content-Type": "application/json",
-        }
-        assert client.post("/stripe/webhook", data=payload, headers=headers).status_code == 200
+        assert receive_webhook(event).status_code == 200
     assert pledge_state(app)["contributions"] == []  # received, not yet applied
 
     result = runner.invoke(args=["pledges", "handle-stripe-events", "--once"])

@@ -231,13 +231,19 @@ def test_gunicorn_access_log_is_json_without_tokens_queries_or_client_address(mo
         assert leak not in text
 
 
-def test_gunicorn_accepts_the_config_file(tmp_path):
-    environ = {
+def _command_environment(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """What a command run as a process needs: a fund of its own in `tmp_path`."""
+    return {
         **os.environ,
         "PLEDGES_INSTANCE": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'pledges.db'}",
         "PLEDGES_ENV": "development",
+        **settings,
     }
+
+
+def test_gunicorn_accepts_the_config_file(tmp_path):
+    environ = _command_environment(tmp_path)
     gunicorn = Path(sys.executable).with_name("gunicorn")
 
     result = subprocess.run(
@@ -254,13 +260,7 @@ def test_gunicorn_accepts_the_config_file(tmp_path):
 
 def test_migrations_log_in_the_apps_format(tmp_path):
     """`flask db upgrade` keeps the app's handler (alembic.ini's would print plain text)."""
-    environ = {
-        **os.environ,
-        "PLEDGES_INSTANCE": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'pledges.db'}",
-        "PLEDGES_ENV": "development",
-        "LOG_FORMAT": "json",
-    }
+    environ = _command_environment(tmp_path, LOG_FORMAT="json")
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
         cwd=ROOT,
