@@ -1,8 +1,8 @@
 """`flask --app wsgi pledges ...`: the commands an operator and cron rely on."""
 
 import logging
+import signal
 import threading
-import time
 from collections.abc import Callable
 from datetime import date
 
@@ -120,12 +120,30 @@ def _worker_options(doing: str, interval: float) -> Callable[[Callable], Callabl
     return decorate
 
 
+def _stop_on_signal() -> threading.Event:
+    """Set by SIGTERM (systemd stopping or restarting the service) or SIGINT (Ctrl-C): the
+    worker finishes what it has in hand, gives back the rest of what it claimed, and exits.
+    A second signal stops it at once."""
+    stopping = threading.Event()
+
+    def stop(number: int, frame: object) -> None:
+        log.info("stopping: finishing what is in hand (again to stop at once)")
+        stopping.set()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return stopping
+
+
 @pledges_cli.command("deliver-mail")
 @_worker_options("Deliver", interval=2.0)
 def deliver_mail(once: bool, interval: float) -> None:
     """Send the queued emails that are due, with retries and back-off."""
+    stopping = threading.Event() if once else _stop_on_signal()
     while True:
-        report = mail_outbox.deliver_due(limit=1000)
+        report = mail_outbox.deliver_due(limit=1000, stopping=stopping.is_set)
         if report.handled or once:
             click.echo(
                 f"mail: {report.sent} sent, {report.dropped} dropped, "
@@ -135,8 +153,9 @@ def deliver_mail(once: bool, interval: float) -> None:
             click.echo(f"  {error}", err=True)
         if once and report.sent + report.dropped < 1000:
             raise SystemExit(1 if report.failed else 0)
-        if not once and report.handled < 1000:
-            time.sleep(interval)
+        if stopping.is_set() or (report.handled < 1000 and stopping.wait(interval)):
+            click.echo("mail: stopped")
+            return
 
 
 @pledges_cli.command("handle-stripe-events")
@@ -158,37 +177,45 @@ def handle_stripe_events(once: bool, interval: float, threads: int | None) -> No
     app = current_app._get_current_object()
     total = stripe_inbox.HandlingReport()
     counting = threading.Lock()
+    stopping = threading.Event() if once else _stop_on_signal()
 
     def work() -> None:
         with app.app_context():
-            while True:
+            while not stopping.is_set():
                 try:
-                    report = stripe_inbox.handle_due(stripe, limit=1000)
+                    report = stripe_inbox.handle_due(stripe, limit=1000, stopping=stopping.is_set)
                 except Exception:  # the database gone, say: this thread tries again later
                     log.exception("handle-stripe-events: a round failed")
                     report = stripe_inbox.HandlingReport(errors=["a round failed; see the log"])
                 with counting:
-                    total.handled += report.handled
-                    total.retrying += report.retrying
-                    total.errors += report.errors
-                    if report.seen and not once:
-                        click.echo(f"stripe events: {report.handled} handled, "
-                                   f"{report.retrying} to retry")  # fmt: skip
+                    if once:
+                        total.handled += report.handled
+                        total.retrying += report.retrying
+                        total.errors += report.errors
+                    elif report.seen or report.errors:  # a service's log: said as it happens
+                        _say_handled(report)
                 if report.seen < 1000:  # nothing more due: done, or wait for more
                     db.session.remove()
                     if once:
                         return
-                    time.sleep(interval)
+                    stopping.wait(interval)
 
     workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    click.echo(f"stripe events: {total.handled} handled, {total.retrying} to retry")
-    for error in total.errors:
-        click.echo(f"  {error}", err=True)
+    if not once:
+        click.echo("stripe events: stopped")
+        return
+    _say_handled(total)
     raise SystemExit(1 if total.errors else 0)
+
+
+def _say_handled(report: stripe_inbox.HandlingReport) -> None:
+    click.echo(f"stripe events: {report.handled} handled, {report.retrying} to retry")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
 
 
 @pledges_cli.command("sync-stripe")

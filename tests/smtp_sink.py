@@ -1,6 +1,7 @@
 """A real SMTP server for the tests (aiosmtpd), keeping what it receives in memory and, when
 asked, in a Maildir like the development sink that /dev/mail reads."""
 
+import asyncio
 import email
 import email.policy
 import mailbox
@@ -25,6 +26,8 @@ class RecordingHandler:
         #: Offer PIPELINING (RFC 2920), as the mail servers a fund relays through do; aiosmtpd
         #: answers pipelined commands in order, it only does not say so.
         self.pipelining = True
+        #: Seconds each message waits before it is taken: a worker caught mid-email.
+        self.latency = 0.0
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # noqa: ANN001, N802
         session.host_name = hostname
@@ -39,6 +42,7 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
+        await asyncio.sleep(self.latency)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(message)
         if self.maildir is not None:
@@ -66,4 +70,5 @@ class SmtpSink:
         self.handler.messages.clear()
         self.handler.refuse.clear()
         self.handler.pipelining = True
+        self.handler.latency = 0.0
         self.handler.maildir = mailbox.Maildir(maildir, create=True) if maildir else None

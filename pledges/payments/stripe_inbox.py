@@ -10,6 +10,7 @@ down, a bug) is tried again with back-off, and several workers may run at once.
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from pledges.models import StripeEvent
 from pledges.models.types import utcnow
 from pledges.payments.stripe_events import HANDLERS, from_timestamp
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.services.claims import claim_due, retry_delay
+from pledges.services.claims import claim_due, release, retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 #: handler slower than this, Stripe's API being slow, is never joined by a second worker.
 CLAIM_LEASE = timedelta(minutes=5)
 CLAIM_BATCH = 20
+_UNHANDLED = StripeEvent.handled_at.is_(None)
 
 
 def receive(event: dict[str, Any]) -> str:
@@ -70,23 +72,30 @@ class HandlingReport:
 
 
 def handle_due(
-    gateway: StripeGateway, now: datetime | None = None, limit: int = 1000
+    gateway: StripeGateway,
+    now: datetime | None = None,
+    limit: int = 1000,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> HandlingReport:
-    """Handle the events that are due, each in its own transaction, up to `limit`."""
+    """Handle the events that are due, each in its own transaction, up to `limit`. Once
+    `stopping()`, the event in hand is finished and the rest of the batch given back."""
     report = HandlingReport()
-    while report.seen < limit:
+    while report.seen < limit and not stopping():
         moment = now or utcnow()
-        due = (StripeEvent.handled_at.is_(None), StripeEvent.next_attempt_at <= moment)
+        due = (_UNHANDLED, StripeEvent.next_attempt_at <= moment)
         batch = claim_due(
             StripeEvent,
             due,
             lease_until=moment + CLAIM_LEASE,
             size=min(CLAIM_BATCH, limit - report.seen),
         )
+        for position, event_id in enumerate(batch):
+            if stopping():  # a restart: the rest is due again at once, for the next worker
+                release(StripeEvent, batch[position:], still=(_UNHANDLED,), due_at=moment)
+                break
+            handle_one(event_id, gateway, report)
         if not batch:
             break
-        for event_id in batch:
-            handle_one(event_id, gateway, report)
     return report
 
 

@@ -3,7 +3,8 @@
 A worker claims a batch of due rows by moving their next attempt a lease ahead, committed
 before any of the work is done: another worker skips them, on PostgreSQL (SKIP LOCKED) or on
 SQLite (no row locks at all: one writer at a time), and a worker that dies mid-batch leaves
-what it had not done to be taken again once the lease runs out.
+what it had not done to be taken again once the lease runs out. A worker that stops on purpose
+(a restart) gives back what it had not started, so nothing waits for the lease.
 """
 
 from datetime import datetime, timedelta
@@ -50,3 +51,20 @@ def claim_due(
         db.session.rollback()
         return []
     return sorted(claimed)
+
+
+def release(
+    model: Any, ids: list[Any], *, still: tuple[ColumnElement[bool], ...], due_at: datetime
+) -> None:
+    """Give claimed rows back, due at `due_at`, if they are still waiting (`still`): what a
+    worker took but will not do now, because it is stopping or what it needs is unreachable."""
+    if not ids:
+        return
+    begin_writing()
+    db.session.execute(
+        update(model)
+        .where(model.id.in_(ids), *still)
+        .values(next_attempt_at=due_at)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +21,7 @@ from pledges.models import OutboxEmail, OutboxStatus
 from pledges.models.types import utcnow
 from pledges.redaction import redact
 from pledges.services import emails
-from pledges.services.claims import claim_due, retry_delay
+from pledges.services.claims import claim_due, release, retry_delay
 from pledges.smtp import Envelope, SmtpSession
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,12 @@ class DeliveryReport:
 CLAIM_BATCH = 50
 
 
+_QUEUED = (OutboxEmail.status == OutboxStatus.QUEUED,)
+
+
 def _claim_batch(now: datetime, size: int) -> list[int]:
     """Take due emails for this worker alone, committed before anything is sent."""
-    due = (OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
+    due = (*_QUEUED, OutboxEmail.next_attempt_at <= now)
     return claim_due(OutboxEmail, due, lease_until=now + CLAIM_LEASE, size=size)
 
 
@@ -111,26 +114,32 @@ def _envelope(row: OutboxEmail, rendered: emails.RenderedEmail) -> Envelope:
     )
 
 
-def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport:
+def deliver_due(
+    now: datetime | None = None, limit: int = 100, stopping: Callable[[], bool] = lambda: False
+) -> DeliveryReport:
     """Send what is due, one row per transaction, so a crash loses nothing and repeats little;
-    over one SMTP connection for the whole batch, opened again only after an error."""
+    over one SMTP connection for the whole batch, opened again only after an error. Once
+    `stopping()`, the email being sent is finished and the rest of the batch given back."""
     with SmtpSession(current_app.config) as smtp:
-        return _deliver(smtp, now or utcnow(), limit)
+        return _deliver(smtp, now or utcnow(), limit, stopping)
 
 
-def _deliver(smtp: SmtpSession, now: datetime, limit: int) -> DeliveryReport:
+def _deliver(
+    smtp: SmtpSession, now: datetime, limit: int, stopping: Callable[[], bool]
+) -> DeliveryReport:
     report = DeliveryReport()
-    while report.handled < limit:
+    while report.handled < limit and not stopping():
         batch = _claim_batch(now, min(CLAIM_BATCH, limit - report.handled))
         if not batch:
             break
-        _deliver_batch(smtp, batch, now, report)
+        _deliver_batch(smtp, batch, now, report, stopping)
     return report
 
 
 def _deliver_batch(
-    smtp: SmtpSession, ids: list[int], now: datetime, report: DeliveryReport
-) -> None:
+    smtp: SmtpSession, ids: list[int], now: datetime, report: DeliveryReport,
+    stopping: Callable[[], bool],
+) -> None:  # fmt: skip
     """Load and prepare a claimed batch at once, then send and mark each email in its own
     commit. What was loaded stays loaded across those commits (a batch lasts a fraction of a
     second), rather than being read again for every email."""
@@ -143,6 +152,10 @@ def _deliver_batch(
         with emails.rendering(rows) as render, _marking() as marks:
             db.session.commit()  # end the reading transaction: each email writes in its own
             for position, row in enumerate(rows):
+                if stopping():  # a restart: the rest is due again at once, for the next worker
+                    release(OutboxEmail, [later.id for later in rows[position:]],
+                            still=_QUEUED, due_at=now)  # fmt: skip
+                    break
                 try:
                     carry_on = _deliver_one(smtp, row, render, marks, now, report)
                 except _MarkFailed as failed:
@@ -297,16 +310,7 @@ def _fail(row_id: int, error: Exception, now: datetime, report: DeliveryReport) 
 def _put_back(ids: list[int], now: datetime, report: DeliveryReport) -> None:
     """The server is unreachable: the rest of the batch waits as long as a first retry would,
     without counting an attempt it did not make."""
-    if not ids:
-        return
-    begin_writing()
-    db.session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id.in_(ids), OutboxEmail.status == OutboxStatus.QUEUED)
-        .values(next_attempt_at=now + retry_delay(1))
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    release(OutboxEmail, ids, still=_QUEUED, due_at=now + retry_delay(1))
     report.retrying += len(ids)
 
 

@@ -76,6 +76,8 @@ class FakeStripe:
         self.page_size = MAX_PAGE
         #: When set, (status, error) is the answer to every request: Stripe down, a bad key.
         self.refusing: tuple[int, dict[str, Any]] | None = None
+        #: Seconds every answer waits, as Stripe's own latency: a worker caught mid-event.
+        self.latency = 0.0
         #: Held while a request is answered: the objects are plain dicts, and concurrent
         #: requests (or a test changing them at the same time) must not see them half-changed.
         self.lock = threading.RLock()
@@ -101,6 +103,7 @@ class FakeStripe:
         self.requests.clear()
         self.page_size = MAX_PAGE
         self.refusing = None
+        self.latency = 0.0
 
     def _handler_class(self):  # noqa: ANN202
         fake = self
@@ -131,6 +134,7 @@ class FakeStripe:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 params = parse_form(body if method == "POST" else parts.query)
+                time.sleep(fake.latency)
                 with fake.lock:
                     fake.requests.append(
                         {
