@@ -12,13 +12,12 @@ from sqlalchemy import select
 from pledges.extensions import db
 from pledges.models import (
     Case,
-    Contribution,
-    EarlyTakeBack,
     Pledge,
     PledgeStatus,
     Supporter,
 )
-from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway
+from pledges.payments import stripe_take_backs
+from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway, id_of
 from pledges.services import ledger, payment_problems, pledges, reminders
 
 log = logging.getLogger(__name__)
@@ -37,13 +36,6 @@ STATUS_FROM_STRIPE = {
 
 def from_timestamp(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
-
-
-def _id(value: str | dict | None) -> str | None:
-    """An expandable field is an id or the object itself."""
-    if isinstance(value, dict):
-        return value.get("id")
-    return value
 
 
 def _pledge_for(subscription_id: str | None, metadata: dict | None) -> Pledge | None:
@@ -106,7 +98,7 @@ def _gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
     session = gateway.fetch_checkout_session(event_session["id"])
     metadata = session.get("metadata") or {}
     reference = str(metadata.get("gift_for_supporter") or "")
-    intent_id = _id(session.get("payment_intent"))
+    intent_id = id_of(session.get("payment_intent"))
     if session.get("payment_status") != "paid" or not reference.isdigit() or not intent_id:
         return
     supporter = db.session.get(Supporter, int(reference))
@@ -127,9 +119,7 @@ def _gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
         charge_id=charge.charge_id,
         receipt_url=charge.receipt_url,
     )
-    if charge.refunded or charge.disputed:  # their own events may have come first
-        _take_back(gift, refunded=charge.refunded, disputed=charge.disputed)
-    _apply_early_take_back(gift)
+    stripe_take_backs.settle_new_payment(gift, charge)
 
 
 def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None:
@@ -141,13 +131,13 @@ def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None
     reference = session.get("client_reference_id") or (session.get("metadata") or {}).get(
         "pledge_id"
     )
-    subscription_id = _id(session.get("subscription"))
+    subscription_id = id_of(session.get("subscription"))
     pledge = _pledge_for(subscription_id, {"pledge_id": reference})
     if pledge is None:
         log.warning("checkout session %s matches no pledge", session.get("id"))
         return
     pledges.link_subscription(
-        pledge, subscription_id=subscription_id, customer_id=_id(session.get("customer"))
+        pledge, subscription_id=subscription_id, customer_id=id_of(session.get("customer"))
     )
     if subscription_id:
         sync_subscription(pledge, gateway, subscription_id)
@@ -155,7 +145,7 @@ def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None
 
 def _subscription_of(invoice: dict[str, Any]) -> tuple[str | None, dict | None]:
     details = (invoice.get("parent") or {}).get("subscription_details") or {}
-    return _id(details.get("subscription")), details.get("metadata")
+    return id_of(details.get("subscription")), details.get("metadata")
 
 
 def _invoice_paid(event_invoice: dict[str, Any], gateway: StripeGateway) -> None:
@@ -189,7 +179,7 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
         # row locked first could meet another payment of the same pledge holding it (deadlock).
         ledger.lock()
     pledges.link_subscription(
-        pledge, subscription_id=subscription_id, customer_id=_id(invoice.get("customer"))
+        pledge, subscription_id=subscription_id, customer_id=id_of(invoice.get("customer"))
     )
     if charge is not None:
         paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice["created"]
@@ -201,9 +191,7 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
             charge_id=charge.charge_id,
             receipt_url=invoice.get("hosted_invoice_url"),
         )
-        if charge.refunded or charge.disputed:
-            _take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
-        _apply_early_take_back(contribution)
+        stripe_take_backs.settle_new_payment(contribution, charge)
     payment_problems.resolve(invoice["id"], datetime.now(UTC))
     if subscription_id:
         sync_subscription(pledge, gateway, subscription_id, subscription)
@@ -253,7 +241,7 @@ def _invoice_closed(invoice: dict[str, Any], gateway: StripeGateway) -> None:
 
 def _card_updated(payment_method: dict[str, Any], gateway: StripeGateway) -> None:
     """The card network sent the bank's new expiry or number: remember which card it is."""
-    customer = _id(payment_method.get("customer"))
+    customer = id_of(payment_method.get("customer"))
     card = payment_method.get("card") or {}
     supporter = db.session.scalar(select(Supporter).where(Supporter.stripe_customer_id == customer))
     if supporter is not None and card:
@@ -271,63 +259,9 @@ def _subscription_changed(subscription: dict[str, Any], gateway: StripeGateway) 
     if pledge is None:
         return
     pledges.link_subscription(
-        pledge, subscription_id=subscription["id"], customer_id=_id(subscription.get("customer"))
+        pledge, subscription_id=subscription["id"], customer_id=id_of(subscription.get("customer"))
     )
     sync_subscription(pledge, gateway, subscription["id"])
-
-
-def _charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> None:
-    charge = gateway.fetch_charge(event_charge["id"])
-    _taken_back(charge["id"], refunded=charge.get("amount_refunded", 0))
-
-
-def _dispute_created(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
-    """A chargeback takes the money back at once; an inquiry (`warning_*`) takes nothing, nor
-    does a dispute won since (its closing event may have been handled first)."""
-    dispute = gateway.fetch_dispute(event_dispute["id"])
-    status = str(dispute.get("status", ""))
-    if status.startswith("warning_") or status == "won":
-        return
-    _taken_back(_id(dispute.get("charge")) or "", disputed=dispute["amount"])
-
-
-def _taken_back(
-    charge_id: str, *, refunded: int | None = None, disputed: int | None = None
-) -> None:
-    """Take a refund or dispute off the charge's payment, or note it for the payment if that is
-    not recorded yet.
-
-    Under the ledger lock before looking, as a payment is from its insert until it commits (see
-    `_apply_early_take_back`): a payment being recorded at this moment, which read its charge
-    before the refund, is either found here or finds the note.
-    """
-    if not charge_id:
-        return
-    ledger.lock()
-    contribution = pledges.find_contribution_by_charge(charge_id)
-    if contribution is not None:
-        _take_back(contribution, refunded=refunded, disputed=disputed)
-        return
-    early = db.session.get(EarlyTakeBack, charge_id)
-    if early is None:
-        early = EarlyTakeBack(charge_id=charge_id, refunded=0, disputed=0)
-        db.session.add(early)
-    if refunded is not None:
-        early.refunded = max(early.refunded, refunded)
-    if disputed is not None:
-        early.disputed = disputed
-
-
-def _apply_early_take_back(contribution: Contribution) -> None:
-    """What a refund or dispute handled before this payment was recorded took back from it."""
-    if not contribution.provider_charge_id:
-        return
-    ledger.lock()
-    early = db.session.get(EarlyTakeBack, contribution.provider_charge_id)
-    if early is None:
-        return
-    _take_back(contribution, refunded=early.refunded, disputed=early.disputed)
-    db.session.delete(early)
 
 
 def _settlement(charge: ChargeFacts, paid: int, currency: str) -> dict[str, int]:
@@ -344,32 +278,8 @@ def _settlement(charge: ChargeFacts, paid: int, currency: str) -> dict[str, int]
     return {"paid": paid, "gross": charge.settled_amount, "fee": charge.fee}
 
 
-def _take_back(
-    contribution: Contribution, *, refunded: int | None = None, disputed: int | None = None
-) -> None:
-    """Stripe says what went back in the currency paid; the ledger counts it in its own."""
-    ledger.take_back(
-        contribution,
-        refunded=None if refunded is None else contribution.in_ledger_currency(refunded),
-        disputed=None if disputed is None else contribution.in_ledger_currency(disputed),
-    )
-
-
 class SettlementError(RuntimeError):
     """Stripe paid out in another currency than the ledger's."""
-
-
-def _dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
-    """A dispute the fund won gives the money back to the payment, and so to the ledger."""
-    if dispute.get("status") != "won":
-        return
-    charge_id = _id(dispute.get("charge")) or ""
-    ledger.lock()  # as in `_taken_back`
-    contribution = pledges.find_contribution_by_charge(charge_id)
-    if contribution is not None:
-        ledger.reinstate(contribution)
-    elif (early := db.session.get(EarlyTakeBack, charge_id)) is not None:
-        early.disputed = 0
 
 
 HANDLERS: dict[str, Handler] = {
@@ -385,7 +295,7 @@ HANDLERS: dict[str, Handler] = {
     "payment_method.automatically_updated": _card_updated,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
-    "charge.refunded": _charge_refunded,
-    "charge.dispute.created": _dispute_created,
-    "charge.dispute.closed": _dispute_closed,
+    "charge.refunded": stripe_take_backs.charge_refunded,
+    "charge.dispute.created": stripe_take_backs.dispute_created,
+    "charge.dispute.closed": stripe_take_backs.dispute_closed,
 }

@@ -19,6 +19,13 @@ PRODUCT_SETTING = "stripe_product_id"
 SIGNATURE_TOLERANCE_SECONDS = 300
 
 
+def id_of(value: str | dict | None) -> str | None:
+    """An expandable field of a Stripe object is an id or the object itself."""
+    if isinstance(value, dict):
+        return value.get("id")
+    return value
+
+
 class InvalidWebhook(ValueError):
     """The request is not a genuine, fresh Stripe event for this account's mode."""
 

@@ -23,11 +23,7 @@ from pledges.extensions import begin_writing, db
 from pledges.models import PaymentProblem, Pledge, PledgeStatus
 from pledges.payments.stripe_events import (
     STATUS_FROM_STRIPE,
-    _charge_refunded,
-    _dispute_closed,
-    _dispute_created,
     _gift_paid,
-    _id,
     _invoice_closed,
     _invoice_problem,
     _pledge_for,
@@ -35,7 +31,8 @@ from pledges.payments.stripe_events import (
     apply_paid_invoice,
     sync_subscription,
 )
-from pledges.payments.stripe_gateway import StripeGateway
+from pledges.payments.stripe_gateway import StripeGateway, id_of
+from pledges.payments.stripe_take_backs import charge_refunded, dispute_closed, dispute_created
 from pledges.services import pledges
 
 log = logging.getLogger(__name__)
@@ -214,7 +211,7 @@ def _subscription(subscription: dict[str, Any], gateway: StripeGateway, done: Sy
         return  # ended on both sides: nothing can change, and no need to ask Stripe again
     before = _facts(pledge)
     pledges.link_subscription(
-        pledge, subscription_id=subscription_id, customer_id=_id(subscription.get("customer"))
+        pledge, subscription_id=subscription_id, customer_id=id_of(subscription.get("customer"))
     )
     sync_subscription(pledge, gateway, subscription_id)
     reasons = _what_changed(before, _facts(pledge))
@@ -272,7 +269,7 @@ def _gift_session(session: dict[str, Any], gateway: StripeGateway, done: SyncRep
     if session.get("mode") != "payment":
         return
     done.gifts_checked += 1
-    intent_id = _id(session.get("payment_intent"))
+    intent_id = id_of(session.get("payment_intent"))
     if session.get("payment_status") != "paid" or not intent_id or pledges.is_recorded(intent_id):
         return  # a bank debit still on its way, or the webhook did its job
     if not str((session.get("metadata") or {}).get("gift_for_supporter") or "").isdigit():
@@ -347,7 +344,7 @@ def _charges_of(refunds: Iterable[dict[str, Any]]) -> Iterator[str]:
     """Each refunded charge once: the charge holds the total refunded, all refunds together."""
     seen: set[str] = set()
     for refund in refunds:
-        charge_id = _id(refund.get("charge"))
+        charge_id = id_of(refund.get("charge"))
         if charge_id and charge_id not in seen:
             seen.add(charge_id)
             yield charge_id
@@ -358,22 +355,22 @@ def _refunded_charge(charge_id: str, gateway: StripeGateway, done: SyncReport) -
     if contribution is None:
         return  # not ours, or its payment is unknown (and listed as such)
     before = contribution.refunded
-    _charge_refunded({"id": charge_id}, gateway)
+    charge_refunded({"id": charge_id}, gateway)
     if contribution.refunded != before:
         log.info("sync-stripe: contribution %s refunded", contribution.id)
         done.refunds_applied += 1
 
 
 def _dispute(dispute: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:
-    contribution = pledges.find_contribution_by_charge(_id(dispute.get("charge")) or "")
+    contribution = pledges.find_contribution_by_charge(id_of(dispute.get("charge")) or "")
     if contribution is None:
         return
     before = contribution.disputed
     if dispute.get("status") == "won":
         if before:
-            _dispute_closed(dispute, gateway)
+            dispute_closed(dispute, gateway)
     else:  # open, or lost: the money is gone while it is open, and for good once lost
-        _dispute_created(dispute, gateway)
+        dispute_created(dispute, gateway)
     if contribution.disputed != before:
         log.info("sync-stripe: contribution %s dispute %s", contribution.id, dispute["status"])
         done.disputes_applied += 1

@@ -1,0 +1,92 @@
+"""Money Stripe takes back from a payment (a refund, a dispute) and gives back (a dispute won),
+whichever order the events come in.
+
+A refund's event may be handled before the event of the payment it refunds: the refund is then
+noted (`EarlyTakeBack`) and the payment, once recorded, takes it off itself. Both sides look
+under the ledger lock, so a payment being recorded at the same moment is either found by the
+refund or finds its note.
+"""
+
+from typing import Any
+
+from pledges.extensions import db
+from pledges.models import Contribution, EarlyTakeBack
+from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway, id_of
+from pledges.services import ledger, pledges
+
+
+def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> None:
+    charge = gateway.fetch_charge(event_charge["id"])
+    _taken_back(charge["id"], refunded=charge.get("amount_refunded", 0))
+
+
+def dispute_created(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
+    """A chargeback takes the money back at once; an inquiry (`warning_*`) takes nothing, nor
+    does a dispute won since (its closing event may have been handled first)."""
+    dispute = gateway.fetch_dispute(event_dispute["id"])
+    status = str(dispute.get("status", ""))
+    if status.startswith("warning_") or status == "won":
+        return
+    _taken_back(id_of(dispute.get("charge")) or "", disputed=dispute["amount"])
+
+
+def dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
+    """A dispute the fund won gives the money back to the payment, and so to the ledger."""
+    if dispute.get("status") != "won":
+        return
+    charge_id = id_of(dispute.get("charge")) or ""
+    ledger.lock()
+    contribution = pledges.find_contribution_by_charge(charge_id)
+    if contribution is not None:
+        ledger.reinstate(contribution)
+    elif (early := db.session.get(EarlyTakeBack, charge_id)) is not None:
+        early.disputed = 0
+
+
+def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
+    """A payment just recorded: take off what its charge already says went back (its refund's
+    own event may come later, or never again), and what a refund or dispute handled before it
+    noted. Its notes are then done with."""
+    if charge.refunded or charge.disputed:
+        _take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
+    if not contribution.provider_charge_id:
+        return
+    ledger.lock()
+    early = db.session.get(EarlyTakeBack, contribution.provider_charge_id)
+    if early is None:
+        return
+    _take_back(contribution, refunded=early.refunded, disputed=early.disputed)
+    db.session.delete(early)
+
+
+def _taken_back(
+    charge_id: str, *, refunded: int | None = None, disputed: int | None = None
+) -> None:
+    """Take a refund or dispute off the charge's payment, or note it for the payment if that is
+    not recorded yet."""
+    if not charge_id:
+        return
+    ledger.lock()
+    contribution = pledges.find_contribution_by_charge(charge_id)
+    if contribution is not None:
+        _take_back(contribution, refunded=refunded, disputed=disputed)
+        return
+    early = db.session.get(EarlyTakeBack, charge_id)
+    if early is None:
+        early = EarlyTakeBack(charge_id=charge_id, refunded=0, disputed=0)
+        db.session.add(early)
+    if refunded is not None:
+        early.refunded = max(early.refunded, refunded)
+    if disputed is not None:
+        early.disputed = disputed
+
+
+def _take_back(
+    contribution: Contribution, *, refunded: int | None = None, disputed: int | None = None
+) -> None:
+    """Stripe says what went back in the currency paid; the ledger counts it in its own."""
+    ledger.take_back(
+        contribution,
+        refunded=None if refunded is None else contribution.in_ledger_currency(refunded),
+        disputed=None if disputed is None else contribution.in_ledger_currency(disputed),
+    )
