@@ -38,7 +38,7 @@ def from_timestamp(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _pledge_for(subscription_id: str | None, metadata: dict | None) -> Pledge | None:
+def pledge_for(subscription_id: str | None, metadata: dict | None) -> Pledge | None:
     if subscription_id:
         pledge = pledges.find_by_subscription(subscription_id)
         if pledge is not None:
@@ -93,7 +93,7 @@ def sync_subscription(
             pledge.next_charge_at = None
 
 
-def _gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
+def gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
     """A one-off gift, recorded when Stripe says the session is paid, as Stripe holds it now."""
     session = gateway.fetch_checkout_session(event_session["id"])
     metadata = session.get("metadata") or {}
@@ -124,7 +124,7 @@ def _gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
 
 def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None:
     if session.get("mode") == "payment":
-        _gift_paid(session, gateway)
+        gift_paid(session, gateway)
         return
     if session.get("mode") != "subscription":
         return
@@ -132,7 +132,7 @@ def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None
         "pledge_id"
     )
     subscription_id = id_of(session.get("subscription"))
-    pledge = _pledge_for(subscription_id, {"pledge_id": reference})
+    pledge = pledge_for(subscription_id, {"pledge_id": reference})
     if pledge is None:
         log.warning("checkout session %s matches no pledge", session.get("id"))
         return
@@ -143,7 +143,7 @@ def _checkout_completed(session: dict[str, Any], gateway: StripeGateway) -> None
         sync_subscription(pledge, gateway, subscription_id)
 
 
-def _subscription_of(invoice: dict[str, Any]) -> tuple[str | None, dict | None]:
+def subscription_of(invoice: dict[str, Any]) -> tuple[str | None, dict | None]:
     details = (invoice.get("parent") or {}).get("subscription_details") or {}
     return id_of(details.get("subscription")), details.get("metadata")
 
@@ -161,8 +161,8 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
     """Record a paid invoice (as Stripe holds it now) against its pledge, once."""
     if invoice.get("status") != "paid":
         return
-    subscription_id, metadata = _subscription_of(invoice)
-    pledge = _pledge_for(subscription_id, metadata)
+    subscription_id, metadata = subscription_of(invoice)
+    pledge = pledge_for(subscription_id, metadata)
     if pledge is None:
         log.warning("paid invoice %s matches no pledge", invoice["id"])
         return
@@ -197,14 +197,14 @@ def apply_paid_invoice(invoice: dict[str, Any], gateway: StripeGateway) -> None:
         sync_subscription(pledge, gateway, subscription_id, subscription)
 
 
-def _invoice_problem(kind: str) -> Handler:
+def invoice_problem(kind: str) -> Handler:
     """A renewal that did not go through: noted for the member page (and, for 3-D Secure, an
     email with the link to confirm it), and the pledge's state taken from the subscription."""
 
     def handle(event_invoice: dict[str, Any], gateway: StripeGateway) -> None:
         invoice = gateway.fetch_invoice(event_invoice["id"])
-        subscription_id, metadata = _subscription_of(invoice)
-        pledge = _pledge_for(subscription_id, metadata)
+        subscription_id, metadata = subscription_of(invoice)
+        pledge = pledge_for(subscription_id, metadata)
         if pledge is None:
             return
         if invoice.get("status") == "open":
@@ -225,8 +225,8 @@ def _invoice_problem(kind: str) -> Handler:
 def _invoice_upcoming(invoice: dict[str, Any], gateway: StripeGateway) -> None:
     """Stripe's own notice of a renewal: the same reminder our schedule would queue, under the
     same key, so whichever comes first is the only one."""
-    subscription_id, metadata = _subscription_of(invoice)
-    pledge = _pledge_for(subscription_id, metadata)
+    subscription_id, metadata = subscription_of(invoice)
+    pledge = pledge_for(subscription_id, metadata)
     if pledge is None or subscription_id is None:
         return
     sync_subscription(pledge, gateway, subscription_id)
@@ -234,7 +234,7 @@ def _invoice_upcoming(invoice: dict[str, Any], gateway: StripeGateway) -> None:
         reminders.queue_upcoming_charge(pledge)
 
 
-def _invoice_closed(invoice: dict[str, Any], gateway: StripeGateway) -> None:
+def invoice_closed(invoice: dict[str, Any], gateway: StripeGateway) -> None:
     """Voided or given up on: nothing more can be paid on it, so it stops asking."""
     payment_problems.resolve(invoice["id"], datetime.now(UTC))
 
@@ -255,7 +255,7 @@ def _card_updated(payment_method: dict[str, Any], gateway: StripeGateway) -> Non
 
 
 def _subscription_changed(subscription: dict[str, Any], gateway: StripeGateway) -> None:
-    pledge = _pledge_for(subscription["id"], subscription.get("metadata"))
+    pledge = pledge_for(subscription["id"], subscription.get("metadata"))
     if pledge is None:
         return
     pledges.link_subscription(
@@ -285,13 +285,13 @@ class SettlementError(RuntimeError):
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": _checkout_completed,
     "invoice.paid": _invoice_paid,
-    "invoice.payment_failed": _invoice_problem("failed"),
-    "invoice.payment_action_required": _invoice_problem("action_required"),
+    "invoice.payment_failed": invoice_problem("failed"),
+    "invoice.payment_action_required": invoice_problem("action_required"),
     "invoice.upcoming": _invoice_upcoming,
-    "invoice.voided": _invoice_closed,
-    "invoice.marked_uncollectible": _invoice_closed,
+    "invoice.voided": invoice_closed,
+    "invoice.marked_uncollectible": invoice_closed,
     # A bank debit or transfer paid later: the session completed unpaid, now it is paid.
-    "checkout.session.async_payment_succeeded": _gift_paid,
+    "checkout.session.async_payment_succeeded": gift_paid,
     "payment_method.automatically_updated": _card_updated,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,

@@ -23,12 +23,12 @@ from pledges.extensions import begin_writing, db
 from pledges.models import PaymentProblem, Pledge, PledgeStatus
 from pledges.payments.stripe_events import (
     STATUS_FROM_STRIPE,
-    _gift_paid,
-    _invoice_closed,
-    _invoice_problem,
-    _pledge_for,
-    _subscription_of,
     apply_paid_invoice,
+    gift_paid,
+    invoice_closed,
+    invoice_problem,
+    pledge_for,
+    subscription_of,
     sync_subscription,
 )
 from pledges.payments.stripe_gateway import StripeGateway, id_of
@@ -197,7 +197,7 @@ def _settle(
 def _subscription(subscription: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:
     done.subscriptions_checked += 1
     subscription_id = subscription["id"]
-    pledge = _pledge_for(subscription_id, subscription.get("metadata"))
+    pledge = pledge_for(subscription_id, subscription.get("metadata"))
     if pledge is None:
         done.unknown.append(subscription_id)
         return
@@ -253,7 +253,7 @@ def _paid_invoice(invoice: dict[str, Any], gateway: StripeGateway, done: SyncRep
     done.invoices_checked += 1
     if invoice.get("amount_paid", 0) <= 0 or pledges.is_recorded(invoice["id"]):
         return  # nothing was paid (a free month), or the webhook did its job
-    if _pledge_for(*_subscription_of(invoice)) is None:
+    if pledge_for(*subscription_of(invoice)) is None:
         done.unknown.append(invoice["id"])
         return
     unpaid = _unresolved(invoice["id"])
@@ -275,7 +275,7 @@ def _gift_session(session: dict[str, Any], gateway: StripeGateway, done: SyncRep
     if not str((session.get("metadata") or {}).get("gift_for_supporter") or "").isdigit():
         done.unknown.append(session["id"])
         return
-    _gift_paid(session, gateway)
+    gift_paid(session, gateway)
     if pledges.is_recorded(intent_id):
         log.info("sync-stripe: recorded the gift of checkout %s", session["id"])
         done.gifts_recorded += 1
@@ -292,13 +292,13 @@ def _unpaid_invoice(invoice: dict[str, Any], gateway: StripeGateway, done: SyncR
     """
     if not invoice.get("attempt_count"):
         return  # not tried yet
-    pledge = _pledge_for(*_subscription_of(invoice))
+    pledge = pledge_for(*subscription_of(invoice))
     if pledge is None or pledge.status != PledgeStatus.PAST_DUE:
         return
     known = select(PaymentProblem.id).where(PaymentProblem.invoice_id == invoice["id"])
     if db.session.scalar(known) is not None:
         return  # noted already, or paid and resolved since
-    _invoice_problem("failed")(invoice, gateway)
+    invoice_problem("failed")(invoice, gateway)
     log.info("sync-stripe: payment problem noted for invoice %s", invoice["id"])
     done.problems_noted += 1
 
@@ -332,7 +332,7 @@ def _open_problem(problem_id: int, gateway: StripeGateway, done: SyncReport) -> 
         apply_paid_invoice(invoice, gateway)
         done.invoices_recorded += int(not recorded and pledges.is_recorded(invoice["id"]))
     elif invoice.get("status") in {"void", "uncollectible"}:
-        _invoice_closed(invoice, gateway)
+        invoice_closed(invoice, gateway)
     else:
         return
     if not _unresolved(invoice["id"]):
