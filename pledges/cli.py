@@ -20,7 +20,13 @@ from pledges.money import format_money, to_minor
 from pledges.payments import gateway, stripe_inbox
 from pledges.payments.demo_gateway import DemoGateway
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.payments.stripe_sync import DEFAULT_SINCE_DAYS, sync, sync_start
+from pledges.payments.stripe_sync import (
+    DEFAULT_SINCE_DAYS,
+    DISPUTE_DAYS,
+    disputes_since,
+    sync,
+    sync_start,
+)
 from pledges.services import (
     demo_data,
     disbursements,
@@ -222,8 +228,9 @@ def _say_handled(report: stripe_inbox.HandlingReport) -> None:
 @click.option(
     "--since",
     type=click.DateTime(["%Y-%m-%d"]),
-    help=f"Look at invoices, refunds and disputes created from this day on (UTC); default: "
-    f"the last {DEFAULT_SINCE_DAYS} days. Every subscription is checked whatever its age.",
+    help=f"Look at invoices and refunds created from this day on (UTC); default: the last "
+    f"{DEFAULT_SINCE_DAYS} days. Disputes are looked at over {DISPUTE_DAYS} days at least (an "
+    f"inquiry may become a chargeback weeks later), subscriptions whatever their age.",
 )
 def sync_stripe(since) -> None:  # noqa: ANN001
     """Reconcile with Stripe what missed webhooks left behind: subscriptions' states and
@@ -240,7 +247,8 @@ def sync_stripe(since) -> None:  # noqa: ANN001
             bar.update()
 
         report = sync(stripe, since=start, progress=progress)
-    click.echo(f"stripe (invoices, refunds and disputes since {start:%Y-%m-%d} UTC):")
+    click.echo(f"stripe (invoices and refunds since {start:%Y-%m-%d} UTC, disputes since "
+               f"{disputes_since(start):%Y-%m-%d}):")  # fmt: skip
     for line in report.lines():
         click.echo(f"  {line}")
     for error in report.errors:

@@ -297,5 +297,7 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.deleted": _subscription_changed,
     "charge.refunded": stripe_take_backs.charge_refunded,
     "charge.dispute.created": stripe_take_backs.dispute_created,
+    "charge.dispute.funds_withdrawn": stripe_take_backs.dispute_created,
+    "charge.dispute.funds_reinstated": stripe_take_backs.dispute_reinstated,
     "charge.dispute.closed": stripe_take_backs.dispute_closed,
 }

@@ -238,19 +238,20 @@ class StripeGateway:
         )
 
     def _withdrawn_by_disputes(self, charge: dict[str, Any]) -> int:
-        """What a chargeback holds back from a charge. `disputed` stays true once a dispute is
-        won, and an inquiry (`warning_*`) withdraws nothing: the disputes say (one more call,
-        for a disputed charge only)."""
+        """What chargebacks hold back from a charge: each its own amount, which may be part of
+        the charge, as the dispute's own event counts it. `disputed` stays true once a dispute
+        is won, and an inquiry (`warning_*`) withdraws nothing: the disputes say (one more
+        call, for a disputed charge only)."""
         if not charge.get("disputed"):
             return 0
         disputes = self.client.v1.disputes.list(params={"charge": charge["id"]}).to_dict()
-        holding = [
-            dispute
+        holding = sum(
+            dispute.get("amount", 0)
             for dispute in disputes["data"]
             if dispute.get("status") != "won"
             and not dispute.get("status", "").startswith("warning_")
-        ]
-        return charge.get("amount", 0) - charge.get("amount_refunded", 0) if holding else 0
+        )
+        return min(holding, charge.get("amount", 0) - charge.get("amount_refunded", 0))
 
     # -- webhooks ---------------------------------------------------------------------------
 

@@ -42,9 +42,13 @@ T = TypeVar("T")
 #: Called once for each Stripe object looked at, with the name of the walk it belongs to.
 Progress = Callable[[str], None]
 
-#: How far back invoices, refunds and disputes are looked at unless told: a month of renewals
+#: How far back invoices and refunds are looked at unless told: a month of renewals
 #: with room to spare (Stripe itself retries a webhook for three days).
 DEFAULT_SINCE_DAYS = 35
+
+#: How far back disputes are always looked at: a chargeback may come up to 120 days after the
+#: payment, and an inquiry before it, so this covers one opened as an inquiry and escalated.
+DISPUTE_DAYS = 180
 
 #: How many unknown Stripe ids the summary names before it only counts them.
 UNKNOWN_SHOWN = 20
@@ -141,13 +145,22 @@ def sync(
             _settle(report, f"payment problem {problem_id}", _open_problem, problem_id, gateway)
         for charge_id in _walked(_charges_of(gateway.refunds(since=since)), "refunds", progress):
             _settle(report, charge_id, _refunded_charge, charge_id, gateway)
-        for dispute in _walked(gateway.disputes(since=since), "disputes", progress):
+        disputes = gateway.disputes(since=disputes_since(since))
+        for dispute in _walked(disputes, "disputes", progress):
             _settle(report, dispute["id"], _dispute, dispute, gateway)
     except stripe.StripeError as error:
         db.session.rollback()
         log.warning("sync-stripe stopped: %s", error)
         report.stopped = error.user_message or str(error)
     return report
+
+
+def disputes_since(since: datetime | None) -> datetime | None:
+    """Disputes are walked further back than the rest: an inquiry opened weeks ago may become
+    a chargeback today, and its creation date is the inquiry's."""
+    if since is None:
+        return None
+    return min(since, datetime.now(UTC) - timedelta(days=DISPUTE_DAYS))
 
 
 def _walked(items: Iterable[T], stage: str, progress: Progress | None) -> Iterator[T]:

@@ -22,7 +22,9 @@ def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> Non
 
 def dispute_created(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
     """A chargeback takes the money back at once; an inquiry (`warning_*`) takes nothing, nor
-    does a dispute won since (its closing event may have been handled first)."""
+    does a dispute won since (its closing event may have been handled first). An inquiry that
+    becomes a chargeback is the same dispute, and comes again only as `funds_withdrawn`: it
+    goes through here too."""
     dispute = gateway.fetch_dispute(event_dispute["id"])
     status = str(dispute.get("status", ""))
     if status.startswith("warning_") or status == "won":
@@ -41,6 +43,11 @@ def dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
         ledger.reinstate(contribution)
     elif (early := db.session.get(EarlyTakeBack, charge_id)) is not None:
         early.disputed = 0
+
+
+def dispute_reinstated(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
+    """Stripe gave a dispute's money back: the dispute as it is now says whether it was won."""
+    dispute_closed(gateway.fetch_dispute(event_dispute["id"]), gateway)
 
 
 def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:

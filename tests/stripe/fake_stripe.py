@@ -516,7 +516,8 @@ class FakeStripe:
         )
         return charge
 
-    def dispute(self, invoice_id: str) -> dict[str, Any]:
+    def dispute(self, invoice_id: str, *, amount: int | None = None) -> dict[str, Any]:
+        """A chargeback of the invoice's charge, of all of it unless told."""
         charge = self.charge_of(invoice_id)
         charge["disputed"] = True  # and stays so, whatever the dispute's outcome
         return self._store(
@@ -524,7 +525,7 @@ class FakeStripe:
             {
                 "id": _new_id("dp"),
                 "charge": charge["id"],
-                "amount": charge["amount"],
+                "amount": amount or charge["amount"],
                 "status": "needs_response",
             },
         )

@@ -163,6 +163,27 @@ def test_sync_applies_a_dispute_and_gives_back_one_that_was_won(
         assert ledger.check() == []
 
 
+def test_sync_takes_an_inquiry_opened_long_ago_that_became_a_chargeback(
+    app, subscribed, fake_stripe, sync_stripe
+):
+    """Its `funds_withdrawn` missed, the escalated inquiry is found by the nightly sync, whose
+    window (three days) is far shorter than the dispute's age."""
+    [invoice] = fake_stripe.objects["invoice"].values()
+    inquiry = fake_stripe.dispute(invoice["id"])
+    inquiry["status"] = "warning_needs_response"
+    inquiry["created"] -= 60 * DAY
+    three_days_ago = date.fromtimestamp(time.time() - 3 * DAY).isoformat()
+    assert "disputes applied 0" in sync_stripe("--since", three_days_ago)
+
+    inquiry["status"] = "needs_response"
+    escalated = sync_stripe("--since", three_days_ago)
+
+    assert "disputes applied 1" in escalated
+    with app.app_context():
+        assert [(c.disputed, c.available) for c in contributions()] == [(2000, 0)]
+        assert ledger.check() == []
+
+
 def test_a_missed_failed_payment_is_noted_and_a_missed_payment_of_it_resolves_it(
     app, subscribed, fake_stripe, sync_stripe
 ):

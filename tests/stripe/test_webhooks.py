@@ -20,6 +20,14 @@ def checkout(app, client, fake_stripe):
     return fake_stripe.complete_checkout(session["id"], fee=55)
 
 
+def disputed_and_available(app) -> tuple[int, int]:
+    """The one payment's money held back by disputes, and what it can still give (its fee is
+    55)."""
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        return contribution.disputed, contribution.available
+
+
 def pledge_state(app):
     with app.app_context():
         pledge = db.session.scalar(select(Pledge))
@@ -271,23 +279,51 @@ def test_dispute_withdraws_the_contribution(app, checkout, fake_stripe, post_web
     dispute = fake_stripe.dispute(checkout["invoice"]["id"])
     assert post_webhook(fake_stripe.event("charge.dispute.created", dispute)).status_code == 200
 
-    with app.app_context():
-        contribution = db.session.scalar(select(Contribution))
-        assert (contribution.disputed, contribution.available) == (2000, 0)
+    assert disputed_and_available(app) == (2000, 0)
 
 
 def test_an_inquiry_takes_no_money_until_it_becomes_a_chargeback(
     app, checkout, fake_stripe, post_webhook
 ):
-    """Stripe withdraws nothing for an inquiry (a dispute whose status starts `warning_`)."""
+    """Stripe withdraws nothing for an inquiry (a dispute whose status starts `warning_`). When
+    the bank escalates it, the same dispute becomes a chargeback and Stripe sends no second
+    `created`: only `funds_withdrawn`."""
     post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
     inquiry = fake_stripe.dispute(checkout["invoice"]["id"])
     inquiry["status"] = "warning_needs_response"
 
     assert post_webhook(fake_stripe.event("charge.dispute.created", inquiry)).status_code == 200
+    assert disputed_and_available(app) == (0, 2000 - 55)
+
+    inquiry["status"] = "needs_response"
+    post_webhook(fake_stripe.event("charge.dispute.funds_withdrawn", inquiry))
+    assert disputed_and_available(app) == (2000, 0)
+
+
+def test_funds_reinstated_after_a_dispute_won_give_the_money_back(
+    app, checkout, fake_stripe, post_webhook
+):
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"])
+    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
+    dispute["status"] = "won"
+
+    post_webhook(fake_stripe.event("charge.dispute.funds_reinstated", dispute))
+
+    assert disputed_and_available(app) == (0, 2000 - 55)
+
+
+def test_a_payment_recorded_after_a_partial_dispute_loses_only_what_was_disputed(
+    app, checkout, fake_stripe, post_webhook
+):
+    fake_stripe.dispute(checkout["invoice"]["id"], amount=500)  # its event not handled yet
+
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+
     with app.app_context():
         contribution = db.session.scalar(select(Contribution))
-        assert (contribution.disputed, contribution.available) == (0, 2000 - contribution.fee)
+        assert contribution.disputed == 500
+        assert contribution.available == 2000 - contribution.fee - 500
 
 
 def test_refund_that_arrived_before_its_payment_is_not_lost(
@@ -359,9 +395,7 @@ def test_a_dispute_opened_then_won_before_its_payment_was_recorded_takes_nothing
     assert post_webhook(fake_stripe.event("charge.dispute.closed", dispute)).status_code == 200
     assert post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"])).status_code == 200
 
-    with app.app_context():
-        contribution = db.session.scalar(select(Contribution))
-        assert (contribution.disputed, contribution.available) == (0, 2000 - 55)
+    assert disputed_and_available(app) == (0, 2000 - 55)
 
 
 def test_a_dispute_handled_before_its_payment_was_recorded_takes_the_money(
@@ -371,9 +405,7 @@ def test_a_dispute_handled_before_its_payment_was_recorded_takes_the_money(
     assert post_webhook(fake_stripe.event("charge.dispute.created", dispute)).status_code == 200
     assert post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"])).status_code == 200
 
-    with app.app_context():
-        contribution = db.session.scalar(select(Contribution))
-        assert (contribution.disputed, contribution.available) == (2000, 0)
+    assert disputed_and_available(app) == (2000, 0)
 
 
 def test_a_dispute_whose_win_was_handled_first_takes_nothing_when_its_opening_comes(
@@ -387,9 +419,7 @@ def test_a_dispute_whose_win_was_handled_first_takes_nothing_when_its_opening_co
     assert post_webhook(fake_stripe.event("charge.dispute.closed", dispute)).status_code == 200
     assert post_webhook(opened).status_code == 200
 
-    with app.app_context():
-        contribution = db.session.scalar(select(Contribution))
-        assert (contribution.disputed, contribution.available) == (0, 2000 - 55)
+    assert disputed_and_available(app) == (0, 2000 - 55)
 
 
 def test_the_event_worker_command_handles_what_was_received_and_says_so(
