@@ -27,8 +27,8 @@ def claim_due(
     """The ids of up to `size` rows of `model` matching `due`, soonest `next_attempt_at` first,
     now this worker's until `lease_until`; empty when there are none, or when SQLite refuses
     a second worker claiming at the same moment (that one stops for now)."""
-    begin_writing()
     try:
+        begin_writing()  # on SQLite, where the refusal comes when the lock is held too long
         candidates = db.session.scalars(
             select(model.id)
             .where(*due)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +28,8 @@ from pledges.smtp import Envelope, SmtpSession
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-#: How long a claimed email is left to the worker that claimed it.
+#: How long a claimed email is left to the worker that claimed it. A batch still sending after
+#: half of it (a slow mail server) gives back the rest, so no other worker ever sends the same.
 CLAIM_LEASE = timedelta(minutes=10)
 
 
@@ -121,28 +123,32 @@ def deliver_due(
     over one SMTP connection for the whole batch, opened again only after an error. Once
     `stopping()`, the email being sent is finished and the rest of the batch given back."""
     with SmtpSession(current_app.config) as smtp:
-        return _deliver(smtp, now or utcnow(), limit, stopping)
+        return _deliver(smtp, now, limit, stopping)
 
 
 def _deliver(
-    smtp: SmtpSession, now: datetime, limit: int, stopping: Callable[[], bool]
+    smtp: SmtpSession, now: datetime | None, limit: int, stopping: Callable[[], bool]
 ) -> DeliveryReport:
     report = DeliveryReport()
     while report.handled < limit and not stopping():
-        batch = _claim_batch(now, min(CLAIM_BATCH, limit - report.handled))
+        moment = now or utcnow()  # each batch's lease runs from its own claim
+        batch = _claim_batch(moment, min(CLAIM_BATCH, limit - report.handled))
         if not batch:
             break
-        _deliver_batch(smtp, batch, now, report, stopping)
+        half_lease = time.monotonic() + CLAIM_LEASE.total_seconds() / 2
+        _deliver_batch(smtp, batch, moment, report, stopping, half_lease)
     return report
 
 
 def _deliver_batch(
     smtp: SmtpSession, ids: list[int], now: datetime, report: DeliveryReport,
-    stopping: Callable[[], bool],
+    stopping: Callable[[], bool], half_lease: float,
 ) -> None:  # fmt: skip
     """Load and prepare a claimed batch at once, then send and mark each email in its own
     commit. What was loaded stays loaded across those commits (a batch lasts a fraction of a
-    second), rather than being read again for every email."""
+    second), rather than being read again for every email. When the worker is stopping, or the
+    batch has used half its lease (`time.monotonic()` past `half_lease`: a slow mail server),
+    the rest is due again at once."""
     session = db.session()
     session.expire_on_commit = False
     try:
@@ -152,7 +158,7 @@ def _deliver_batch(
         with emails.rendering(rows) as render, _marking() as marks:
             db.session.commit()  # end the reading transaction: each email writes in its own
             for position, row in enumerate(rows):
-                if stopping():  # a restart: the rest is due again at once, for the next worker
+                if stopping() or (position and time.monotonic() > half_lease):
                     release(OutboxEmail, [later.id for later in rows[position:]],
                             still=_QUEUED, due_at=now)  # fmt: skip
                     break

@@ -177,6 +177,45 @@ def test_two_workers_at_once_send_each_email_once(app, smtp):
         assert {row.attempts for row in rows} == {1}
 
 
+def test_a_worker_on_a_slow_mail_server_never_lets_another_send_what_it_claimed(
+    app, smtp, monkeypatch
+):
+    """One long run (the whole queue) outlasts a batch's lease: it gives back what it has not
+    sent before the lease ends, rather than sending what another worker has taken since."""
+    monkeypatch.setattr(mail_outbox, "CLAIM_LEASE", timedelta(seconds=2))
+    smtp.handler.latency = 0.25  # 20 emails: 5 s, more than twice the lease
+    with app.app_context():
+        message_ids = _queue_account_emails(20, "slow")
+    started = threading.Event()
+
+    def long_run() -> None:
+        with app.app_context():
+            started.set()
+            mail_outbox.deliver_due(limit=1000)
+
+    def short_runs() -> None:
+        with app.app_context():
+            started.wait()
+            for _ in range(200):
+                mail_outbox.deliver_due(limit=2)
+                left = db.session.scalar(
+                    select(func.count()).where(OutboxEmail.status == OutboxStatus.QUEUED)
+                )
+                db.session.rollback()
+                if not left:
+                    return
+                time.sleep(0.05)
+
+    workers = [threading.Thread(target=long_run), threading.Thread(target=short_runs)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    received = [m["Message-ID"] for m in smtp.messages]
+    assert sorted(received) == sorted(message_ids)  # each once
+
+
 def test_an_email_claimed_by_a_worker_that_died_is_sent_when_its_lease_runs_out(app, smtp):
     with app.app_context():
         [message_id] = _queue_account_emails(1, "orphan")
