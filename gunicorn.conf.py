@@ -110,3 +110,12 @@ class PledgesLogger(Logger):
 
 
 logger_class = PledgesLogger
+
+
+def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's Arbiter
+    """Refuse an unsafe configuration here, before any worker boots: gunicorn prints the one
+    line and exits, where each worker would fail with it deep in a traceback, again and again."""
+    from pledges import load_config
+    from pledges.config import check
+
+    check(load_config())

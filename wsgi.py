@@ -1,5 +1,11 @@
 """Entry point for `gunicorn wsgi:app` and `flask --app wsgi ...`."""
 
-from pledges import create_app
+import sys
 
-app = create_app()
+from pledges import create_app
+from pledges.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as refusal:  # one line an operator can act on, not a traceback
+    sys.exit(f"{refusal}\n(`flask --app wsgi pledges doctor` lists every check.)")

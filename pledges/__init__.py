@@ -19,24 +19,37 @@ from pledges.i18n import select_locale
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _instance_path() -> str:
+    return os.environ.get("PLEDGES_INSTANCE", os.path.join(PROJECT_ROOT, "instance"))
+
+
+def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The settings the app runs with: from the environment (a `.env` file in development), or
+    from `test_config`. gunicorn's master checks them too, before any worker starts."""
+    instance = _instance_path()
+    if test_config is None:
+        load_dotenv(os.path.join(PROJECT_ROOT, ".env"))
+        marked = os.path.exists(os.path.join(PROJECT_ROOT, settings.PRODUCTION_MARK))
+        config = settings.from_environment(os.environ, instance, production_checkout=marked)
+        settings.fill_development_secrets(config, instance)
+    else:
+        config = settings.from_environment({}, instance)
+        config.update(test_config)
+    config.update(settings.derived_settings(config))
+    if test_config is not None:
+        config.update(test_config)
+    return config
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment (a `.env` file in development), or from `test_config`."""
     app = Flask(
         __name__,
         template_folder=os.path.join(PROJECT_ROOT, "templates"),
         static_folder=os.path.join(PROJECT_ROOT, "static"),
-        instance_path=os.environ.get("PLEDGES_INSTANCE", os.path.join(PROJECT_ROOT, "instance")),
+        instance_path=_instance_path(),
     )
-    if test_config is None:
-        load_dotenv(os.path.join(PROJECT_ROOT, ".env"))
-        app.config.update(settings.from_environment(os.environ, app.instance_path))
-        settings.fill_development_secrets(app.config, app.instance_path)
-    else:
-        app.config.update(settings.from_environment({}, app.instance_path))
-        app.config.update(test_config)
-    app.config.update(settings.derived_settings(app.config))
-    if test_config is not None:
-        app.config.update(test_config)
+    app.config.update(load_config(test_config))
     if not settings.doctor_requested(sys.argv):
         settings.check(app.config)
     logging_setup.init_app(app)

@@ -96,7 +96,14 @@ def web_concurrency(value: str | None, cores: int | None = None) -> int:
     return min(2 * cores + 1, MAX_DEFAULT_WORKERS)
 
 
-def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
+#: Written into the checkout by `bin/setup production`: its settings come from an environment
+#: file, and a command run without them must not quietly start a development fund beside it.
+PRODUCTION_MARK = ".production"
+
+
+def from_environment(
+    environ: Mapping[str, str], instance_path: str, production_checkout: bool = False
+) -> dict[str, Any]:
     """Read every setting the app knows from the environment, with development defaults."""
     env = environ.get("PLEDGES_ENV", "development")
     development = env == "development"
@@ -104,6 +111,7 @@ def from_environment(environ: Mapping[str, str], instance_path: str) -> dict[str
     base_url = environ.get("BASE_URL", "http://127.0.0.1:8000" if development else "")
     return {
         "PLEDGES_ENV": env,
+        "PRODUCTION_CHECKOUT": production_checkout,
         "SECRET_KEY": environ.get("SECRET_KEY", ""),
         "PLEDGES_DATA_KEY": environ.get("PLEDGES_DATA_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL", default_db),
@@ -184,7 +192,7 @@ def fill_development_secrets(config: dict[str, Any], instance_path: str) -> None
 
     Never used in production: there a missing secret stops the app instead.
     """
-    if config["PLEDGES_ENV"] != "development":
+    if config["PLEDGES_ENV"] != "development" or config.get("PRODUCTION_CHECKOUT"):
         return
     missing = [name for name in ("SECRET_KEY", "PLEDGES_DATA_KEY") if not config[name]]
     if not missing:
@@ -286,6 +294,13 @@ def _check_environment(config: Mapping[str, Any]) -> Verdict:
     env = config["PLEDGES_ENV"]
     if env not in {"development", "production", "testing"}:
         return Verdict(False, f"PLEDGES_ENV must be development or production, not {env!r}")
+    if config.get("PRODUCTION_CHECKOUT") and env != "production":
+        return Verdict(
+            False,
+            f"PLEDGES_ENV is {env} in a checkout set up for production (bin/setup production): "
+            "the settings were not read; run flask with `-e /etc/pledges/pledges.env` "
+            f"(or delete {PRODUCTION_MARK} to develop in this checkout)",
+        )
     return _ok(f"PLEDGES_ENV is {env}")
 
 

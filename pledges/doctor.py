@@ -14,6 +14,7 @@ from pathlib import Path
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from flask import Flask
 
 from pledges import config as settings
@@ -37,11 +38,12 @@ def database(app: Flask) -> CheckResult:
     path = db.engine.url.database if db.engine.url.get_backend_name() == "sqlite" else None
     if path and path != ":memory:" and not Path(path).exists():
         # Connecting would make an empty file, and a wrong path would then look fine.
-        return CheckResult(
-            "database-reachable",
-            False,
-            f"no SQLite file at {path}: run `flask --app wsgi db upgrade`",
+        advice = (
+            "set DATABASE_URL (PostgreSQL) in the environment file"
+            if app.config["PLEDGES_ENV"] == "production"
+            else "run `flask --app wsgi db upgrade`"
         )
+        return CheckResult("database-reachable", False, f"no SQLite file at {path}: {advice}")
     try:
         with db.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
@@ -70,12 +72,24 @@ def migrations(app: Flask) -> CheckResult:
         chatty.setLevel(level)
     if current == heads:
         return CheckResult("migrations", True, f"at head ({', '.join(sorted(heads))})")
-    return CheckResult(
-        "migrations",
-        False,
-        f"database at {', '.join(sorted(current)) or 'no revision'}, code at "
-        f"{', '.join(sorted(heads))}: run `flask --app wsgi db upgrade`",
-    )
+    where = f"database at {', '.join(sorted(current)) or 'no revision'}, code at "
+    where += ", ".join(sorted(heads))
+    if unknown := [revision for revision in current if not _known(script, revision)]:
+        # Newer than this code (a rollback of the code alone): upgrading cannot help.
+        return CheckResult(
+            "migrations",
+            False,
+            f"{where}: the database is newer than this code ({', '.join(unknown)} is not in "
+            "it); check out the newer code again, run `flask db downgrade` there, then go back",
+        )
+    return CheckResult("migrations", False, f"{where}: run `flask --app wsgi db upgrade`")
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def mail_server(app: Flask) -> CheckResult:

@@ -1,9 +1,12 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from pledges import config as settings
+from pledges import doctor
 from pledges.config import ConfigError
+from pledges.extensions import db
 
 PRODUCTION = {
     "PLEDGES_ENV": "production",
@@ -188,6 +191,41 @@ def test_doctor_names_what_is_unreachable_and_exits_1(config, make_app, tmp_path
     assert not (tmp_path / "never-migrated.db").exists()  # the doctor made no empty database
 
 
+def test_doctor_in_production_without_a_database_url_says_to_set_it(
+    config, make_app, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("sys.argv", ["flask", "--app", "wsgi", "pledges", "doctor"])
+    app = make_app(
+        {
+            **config,
+            "PLEDGES_ENV": "production",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'never-made.db'}",
+        }
+    )
+    with app.app_context():
+        verdict = doctor.database(app)
+    assert not verdict.passed
+    assert "set DATABASE_URL" in verdict.reason
+
+
+def test_doctor_says_when_the_database_is_newer_than_the_code(app):
+    """After the code alone was rolled back, upgrading cannot help: the doctor says so."""
+    with app.app_context():
+        head = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+        db.session.execute(text("UPDATE alembic_version SET version_num = 'ffffffff0014'"))
+        db.session.commit()
+        try:
+            verdict = doctor.migrations(app)
+        finally:  # the schema is shared by the tests that follow
+            db.session.execute(
+                text("UPDATE alembic_version SET version_num = :head"), {"head": head}
+            )
+            db.session.commit()
+    assert not verdict.passed
+    assert "newer than this code (ffffffff0014 is not in it)" in verdict.reason
+    assert "db upgrade" not in verdict.reason
+
+
 @pytest.mark.parametrize(
     ("key", "verdict"),
     [("sk_live_abc", "✓ live-mode key"), ("sk_test_abc", "✗ a test-mode key in production")],
@@ -240,6 +278,19 @@ def test_development_defaults_need_no_keys(tmp_path):
     settings.fill_development_secrets(again, str(tmp_path))
     assert again["SECRET_KEY"] == config["SECRET_KEY"]  # stable across restarts
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_a_production_checkout_run_without_its_settings_is_refused(tmp_path):
+    """`bin/setup production` marks the checkout: a command run there without the environment
+    file must not start a development fund (SQLite, invented secrets) beside the real one."""
+    config = settings.from_environment({}, str(tmp_path), production_checkout=True)
+    settings.fill_development_secrets(config, str(tmp_path))
+
+    with pytest.raises(ConfigError, match="set up for production.*-e /etc/pledges/pledges.env"):
+        settings.check(config)
+    assert not (tmp_path / "dev-secrets.json").exists()
+    marked = settings.from_environment(PRODUCTION, str(tmp_path), production_checkout=True)
+    settings.check(marked)  # with its settings, it starts
 
 
 def test_production_never_invents_secrets(tmp_path):
