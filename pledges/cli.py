@@ -150,17 +150,18 @@ def deliver_mail(once: bool, interval: float) -> None:
     stopping = threading.Event() if once else _stop_on_signal()
     while True:
         report = mail_outbox.deliver_due(limit=1000, stopping=stopping.is_set)
-        if report.handled or once:
-            click.echo(
-                f"mail: {report.sent} sent, {report.dropped} dropped, "
-                f"{report.retrying} to retry, {report.failed} failed"
-            )
-        for error in report.errors:
-            click.echo(f"  {error}", err=True)
-        if once and report.sent + report.dropped < 1000:
-            raise SystemExit(1 if report.failed else 0)
+        summary = (
+            f"mail: {report.sent} sent, {report.dropped} dropped, "
+            f"{report.retrying} to retry, {report.failed} failed"
+        )
+        if once:
+            _tell(summary, report.errors)
+            if report.sent + report.dropped < 1000:
+                raise SystemExit(1 if report.failed else 0)
+        elif report.handled:
+            log.info(summary)  # a service's log, in the app's format; each failure is logged
         if stopping.is_set() or (report.handled < 1000 and stopping.wait(interval)):
-            click.echo("mail: stopped")
+            log.info("mail: stopped")
             return
 
 
@@ -193,13 +194,13 @@ def handle_stripe_events(once: bool, interval: float, threads: int | None) -> No
                 except Exception:  # the database gone, say: this thread tries again later
                     log.exception("handle-stripe-events: a round failed")
                     report = stripe_inbox.HandlingReport(errors=["a round failed; see the log"])
-                with counting:
-                    if once:
+                if once:
+                    with counting:
                         total.handled += report.handled
                         total.retrying += report.retrying
                         total.errors += report.errors
-                    elif report.seen or report.errors:  # a service's log: said as it happens
-                        _say_handled(report)
+                elif report.seen:  # a service's log, in the app's format; failures are logged
+                    log.info(_handled(report))
                 if report.seen < 1000:  # nothing more due: done, or wait for more
                     db.session.remove()
                     if once:
@@ -212,15 +213,20 @@ def handle_stripe_events(once: bool, interval: float, threads: int | None) -> No
     for worker in workers:
         worker.join()
     if not once:
-        click.echo("stripe events: stopped")
+        log.info("stripe events: stopped")
         return
-    _say_handled(total)
+    _tell(_handled(total), total.errors)
     raise SystemExit(1 if total.errors else 0)
 
 
-def _say_handled(report: stripe_inbox.HandlingReport) -> None:
-    click.echo(f"stripe events: {report.handled} handled, {report.retrying} to retry")
-    for error in report.errors:
+def _handled(report: stripe_inbox.HandlingReport) -> str:
+    return f"stripe events: {report.handled} handled, {report.retrying} to retry"
+
+
+def _tell(summary: str, errors: list[str]) -> None:
+    """What a run by hand or from cron did: for whoever reads it, not for the log."""
+    click.echo(summary)
+    for error in errors:
         click.echo(f"  {error}", err=True)
 
 

@@ -299,11 +299,11 @@ def gunicorn(
 
 @contextmanager
 def event_workers(
-    database_url: str, fake: FakeStripe, tmp_path: Path, *, count: int = 2
+    database_url: str, fake: FakeStripe, tmp_path: Path, *, count: int = 2, **settings: str
 ) -> Iterator[list[subprocess.Popen]]:
     """`flask pledges handle-stripe-events --forever` in `count` processes at once, as the
     service runs it; each writes its output to a file of its own."""
-    environment = stripe_environment(database_url, fake, tmp_path)
+    environment = {**stripe_environment(database_url, fake, tmp_path), **settings}
     processes = []
     try:
         for number in range(count):
