@@ -15,6 +15,7 @@ from pledges.web import (
     pledge,
     public,
     security,
+    static_files,
     templating,
     unsubscribe,
     webhooks,
@@ -33,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseInteger  # before any rule is added
     security.init_app(app)
     templating.init_app(app)
+    static_files.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(pledge.bp)
     app.register_blueprint(auth.bp)

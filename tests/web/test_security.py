@@ -1,4 +1,10 @@
+import hashlib
 import re
+from pathlib import Path
+
+from pledges.web import static_files
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
 
 
 def test_security_headers_on_every_page(client):
@@ -32,6 +38,25 @@ def test_vendored_assets_are_served_from_our_origin(client):
         assert response.status_code == 200, asset
         assert len(response.get_data()) > 500, asset
         response.close()
+
+
+def test_our_scripts_and_styles_are_addressed_by_their_content(client, tmp_path):
+    """After an upgrade a browser cannot keep an old script beside the new pages: the address
+    changes with the content, so nginx may let browsers keep each one for a year."""
+    page = client.get("/").get_data(as_text=True)
+    addressed = dict(re.findall(r'(?:src|href)="/static/([^"?]+)\?v=(\w+)"', page))
+    assert {"vendor/htmx.min.js", "vendor/pico.min.css", "js/app.js", "css/app.css"} <= set(
+        addressed
+    )
+    for asset, version in addressed.items():
+        assert version == hashlib.sha256((STATIC / asset).read_bytes()).hexdigest()[:12]
+
+    edited = tmp_path / "app.css"
+    edited.write_text("body { color: black }")
+    before = static_files.content_version(edited)
+    edited.write_text("body { color: white; }")
+    assert static_files.content_version(edited) not in {before, None}
+    assert static_files.content_version(tmp_path / "missing.css") is None
 
 
 def test_form_post_without_csrf_token_is_refused(app, client):
