@@ -6,9 +6,13 @@ A supporter's payments always add up: funded cases + still in the fund + fees + 
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import load_only
 
 from pledges.extensions import db
 from pledges.models import Allocation, Case, CaseUpdate, Contribution, Disbursement, Supporter
+
+#: What the member page shows of a case it lists: not its story, which may be pages long.
+_CASE_AS_LISTED = load_only(Case.slug, Case.title, Case.status)
 
 #: Below this many supporters, a case shows "fewer than" instead of a count that could single
 #: someone out.
@@ -98,6 +102,7 @@ def for_supporter(supporter: Supporter) -> list[Attribution]:
         .join(Contribution, Contribution.id == Allocation.contribution_id)
         .where(Contribution.supporter_id == supporter.id)
         .group_by(Case.id, Disbursement.currency, Contribution.earmarked_case_id)
+        .options(_CASE_AS_LISTED)
     ).all()
     cases = {case.id: case for case, *_ in shares}
     wanted = {case_id for _, case_id in earmarked} | {
@@ -131,10 +136,12 @@ def _latest_updates(case_ids: list[int]) -> dict[int, CaseUpdate]:
         .subquery()
     )
     updates = db.session.scalars(
-        select(CaseUpdate).join(
+        select(CaseUpdate)
+        .join(
             newest,
             (CaseUpdate.case_id == newest.c.case_id) & (CaseUpdate.published_at == newest.c.at),
         )
+        .options(load_only(CaseUpdate.case_id, CaseUpdate.title, CaseUpdate.published_at))
     )
     return {update.case_id: update for update in updates}
 
@@ -142,7 +149,9 @@ def _latest_updates(case_ids: list[int]) -> dict[int, CaseUpdate]:
 def _cases(case_ids: list[int]) -> list[Case]:
     if not case_ids:
         return []
-    return list(db.session.scalars(select(Case).where(Case.id.in_(case_ids))))
+    return list(
+        db.session.scalars(select(Case).where(Case.id.in_(case_ids)).options(_CASE_AS_LISTED))
+    )
 
 
 @dataclass
