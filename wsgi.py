@@ -8,4 +8,4 @@ from pledges.config import ConfigError
 try:
     app = create_app()
 except ConfigError as refusal:  # one line an operator can act on, not a traceback
-    sys.exit(f"{refusal}\n(`flask --app wsgi pledges doctor` lists every check.)")
+    sys.exit(f"{refusal}\n(`bin/flask pledges doctor` lists every check.)")

@@ -298,7 +298,8 @@ def _check_environment(config: Mapping[str, Any]) -> Verdict:
         return Verdict(
             False,
             f"PLEDGES_ENV is {env} in a checkout set up for production (bin/setup production): "
-            "the settings were not read; run flask with `-e /etc/pledges/pledges.env` "
+            "the settings were not read; run commands through `bin/flask` as the app's user "
+            "(it reads /etc/pledges/pledges.env) "
             f"(or delete {PRODUCTION_MARK} to develop in this checkout)",
         )
     return _ok(f"PLEDGES_ENV is {env}")

@@ -41,7 +41,7 @@ def database(app: Flask) -> CheckResult:
         advice = (
             "set DATABASE_URL (PostgreSQL) in the environment file"
             if app.config["PLEDGES_ENV"] == "production"
-            else "run `flask --app wsgi db upgrade`"
+            else "run `bin/flask db upgrade`"
         )
         return CheckResult("database-reachable", False, f"no SQLite file at {path}: {advice}")
     try:
@@ -80,9 +80,9 @@ def migrations(app: Flask) -> CheckResult:
             "migrations",
             False,
             f"{where}: the database is newer than this code ({', '.join(unknown)} is not in "
-            "it); check out the newer code again, run `flask db downgrade` there, then go back",
+            "it); check out the newer code again, run `bin/flask db downgrade` there, then go back",
         )
-    return CheckResult("migrations", False, f"{where}: run `flask --app wsgi db upgrade`")
+    return CheckResult("migrations", False, f"{where}: run `bin/flask db upgrade`")
 
 
 def _known(script: ScriptDirectory, revision: str) -> bool:

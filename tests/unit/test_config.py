@@ -286,7 +286,7 @@ def test_a_production_checkout_run_without_its_settings_is_refused(tmp_path):
     config = settings.from_environment({}, str(tmp_path), production_checkout=True)
     settings.fill_development_secrets(config, str(tmp_path))
 
-    with pytest.raises(ConfigError, match="set up for production.*-e /etc/pledges/pledges.env"):
+    with pytest.raises(ConfigError, match="set up for production.*bin/flask"):
         settings.check(config)
     assert not (tmp_path / "dev-secrets.json").exists()
     marked = settings.from_environment(PRODUCTION, str(tmp_path), production_checkout=True)

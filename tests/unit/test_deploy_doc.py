@@ -60,3 +60,4 @@ def test_the_nginx_site_keeps_no_request_log_and_adds_no_security_header():
     assert site.count("server {") == 2 and site.count("access_log off;") == 2
     assert "Strict-Transport-Security" not in site
     assert "error_log /var/log/nginx/error.log crit;" in site
+    assert "expires" not in site  # with add_header Cache-Control, a second Cache-Control header

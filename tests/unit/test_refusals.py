@@ -50,4 +50,4 @@ def test_a_flask_command_refuses_in_one_line():
     assert result.returncode == 1
     first, *rest = result.stderr.strip().splitlines()
     assert first.startswith("Pledges will not start: SECRET_KEY has 5 characters")
-    assert rest == ["(`flask --app wsgi pledges doctor` lists every check.)"]
+    assert rest == ["(`bin/flask pledges doctor` lists every check.)"]
