@@ -3,6 +3,7 @@
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import date
 
@@ -126,28 +127,46 @@ def _worker_options(doing: str, interval: float) -> Callable[[Callable], Callabl
     return decorate
 
 
-def _stop_on_signal() -> threading.Event:
+class _Stop:
+    """A worker's stop request, as a plain attribute: a signal handler runs between two
+    bytecodes of the main thread, and one that took a lock (`threading.Event.set` does, and
+    logging) could wait forever for the lock that thread holds, in `Event.wait`."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def is_set(self) -> bool:
+        return self.requested
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking within a tenth of a second of a stop request."""
+        deadline = time.monotonic() + seconds
+        while not self.requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
+        return self.requested
+
+
+def _stop_on_signal() -> _Stop:
     """Set by SIGTERM (systemd stopping or restarting the service) or SIGINT (Ctrl-C): the
     worker finishes what it has in hand, gives back the rest of what it claimed, and exits.
     A second signal stops it at once."""
-    stopping = threading.Event()
+    stop = _Stop()
 
-    def stop(number: int, frame: object) -> None:
-        log.info("stopping: finishing what is in hand (again to stop at once)")
-        stopping.set()
+    def on_signal(number: int, frame: object) -> None:
+        stop.requested = True
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    return stopping
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
 
 
 @pledges_cli.command("deliver-mail")
 @_worker_options("Deliver", interval=2.0)
 def deliver_mail(once: bool, interval: float) -> None:
     """Send the queued emails that are due, with retries and back-off."""
-    stopping = threading.Event() if once else _stop_on_signal()
+    stopping = _Stop() if once else _stop_on_signal()
     while True:
         report = mail_outbox.deliver_due(limit=1000, stopping=stopping.is_set)
         summary = (
@@ -184,7 +203,7 @@ def handle_stripe_events(once: bool, interval: float, threads: int | None) -> No
     app = current_app._get_current_object()
     total = stripe_inbox.HandlingReport()
     counting = threading.Lock()
-    stopping = threading.Event() if once else _stop_on_signal()
+    stopping = _Stop() if once else _stop_on_signal()
 
     def work() -> None:
         with app.app_context():

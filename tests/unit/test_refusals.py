@@ -44,10 +44,20 @@ def test_gunicorn_refuses_before_any_worker_boots():
     assert "Booting worker" not in result.stderr
 
 
+def test_a_worker_that_cannot_boot_stops_gunicorn_not_loops():
+    """Where gunicorn's own check did not run (another config file, or a reload after an
+    upgrade added a check), the worker's refusal must still stop the master."""
+    result = run("gunicorn", "-c", "/dev/null", "--bind", f"127.0.0.1:{free_port()}", "wsgi:app")
+
+    assert result.returncode == 3
+    assert result.stderr.count("Booting worker") == 1
+    assert "Pledges will not start: SECRET_KEY has 5 characters" in result.stderr
+
+
 def test_a_flask_command_refuses_in_one_line():
     result = run("flask", "--app", "wsgi", "pledges", "send-reminders")
 
-    assert result.returncode == 1
+    assert result.returncode == 3
     first, *rest = result.stderr.strip().splitlines()
     assert first.startswith("Pledges will not start: SECRET_KEY has 5 characters")
     assert rest == ["(`bin/flask pledges doctor` lists every check.)"]
