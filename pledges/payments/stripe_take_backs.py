@@ -33,10 +33,14 @@ def dispute_created(event_dispute: dict[str, Any], gateway: StripeGateway) -> No
 
 
 def dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
-    """A dispute the fund won gives the money back to the payment, and so to the ledger."""
+    """A dispute the fund won gives the money back to the payment, and so to the ledger. One
+    it lost has taken it for good: said again here, for an endpoint that never received the
+    withdrawal (`funds_withdrawn` is not among the events an older endpoint was set up with)."""
+    charge_id = id_of(dispute.get("charge")) or ""
+    if dispute.get("status") == "lost":
+        _taken_back(charge_id, disputed=dispute["amount"])
     if dispute.get("status") != "won":
         return
-    charge_id = id_of(dispute.get("charge")) or ""
     ledger.lock()
     contribution = pledges.find_contribution_by_charge(charge_id)
     if contribution is not None:

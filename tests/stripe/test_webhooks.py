@@ -300,6 +300,23 @@ def test_an_inquiry_takes_no_money_until_it_becomes_a_chargeback(
     assert disputed_and_available(app) == (2000, 0)
 
 
+def test_a_dispute_lost_takes_the_money_even_if_its_withdrawal_never_came(
+    app, checkout, fake_stripe, post_webhook
+):
+    """An endpoint set up before `funds_withdrawn` was listed hears of an escalated inquiry
+    only when it closes."""
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    inquiry = fake_stripe.dispute(checkout["invoice"]["id"])
+    inquiry["status"] = "warning_needs_response"
+    post_webhook(fake_stripe.event("charge.dispute.created", inquiry))
+    inquiry["status"] = "lost"
+
+    for _ in range(2):  # Stripe may send it twice
+        assert post_webhook(fake_stripe.event("charge.dispute.closed", inquiry)).status_code == 200
+
+    assert disputed_and_available(app) == (2000, 0)
+
+
 def test_funds_reinstated_after_a_dispute_won_give_the_money_back(
     app, checkout, fake_stripe, post_webhook
 ):
