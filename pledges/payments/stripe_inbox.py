@@ -91,7 +91,8 @@ def handle_due(
         )
         for position, event_id in enumerate(batch):
             if stopping():  # a restart: the rest is due again at once, for the next worker
-                release(StripeEvent, batch[position:], still=(_UNHANDLED,), due_at=moment)
+                release(StripeEvent, batch[position:], still=(_UNHANDLED,),
+                        lease_until=moment + CLAIM_LEASE, due_at=moment)  # fmt: skip
                 break
             handle_one(event_id, gateway, report)
         if not batch:

@@ -7,6 +7,7 @@ what it had not done to be taken again once the lease runs out. A worker that st
 (a restart) gives back what it had not started, so nothing waits for the lease.
 """
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,8 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import OperationalError
 
 from pledges.extensions import begin_writing, db
+
+log = logging.getLogger(__name__)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -54,17 +57,29 @@ def claim_due(
 
 
 def release(
-    model: Any, ids: list[Any], *, still: tuple[ColumnElement[bool], ...], due_at: datetime
+    model: Any,
+    ids: list[Any],
+    *,
+    still: tuple[ColumnElement[bool], ...],
+    lease_until: datetime,
+    due_at: datetime,
 ) -> None:
-    """Give claimed rows back, due at `due_at`, if they are still waiting (`still`): what a
-    worker took but will not do now, because it is stopping or what it needs is unreachable."""
+    """Give claimed rows back, due at `due_at`, if they are still waiting (`still`) and still
+    this worker's (claimed until `lease_until`: once a lease ran out, another worker may hold
+    them): what a worker took but will not do now, because it is stopping or what it needs is
+    unreachable. If the database refuses (SQLite busy), they wait for the lease instead."""
     if not ids:
         return
-    begin_writing()
-    db.session.execute(
-        update(model)
-        .where(model.id.in_(ids), *still)
-        .values(next_attempt_at=due_at)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    try:
+        begin_writing()
+        db.session.execute(
+            update(model)
+            .where(model.id.in_(ids), model.next_attempt_at == lease_until, *still)
+            .values(next_attempt_at=due_at)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        log.warning("could not give back %d claimed %s; they wait for their lease", len(ids),
+                    model.__tablename__)  # fmt: skip

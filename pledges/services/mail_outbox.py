@@ -135,20 +135,25 @@ def _deliver(
         batch = _claim_batch(moment, min(CLAIM_BATCH, limit - report.handled))
         if not batch:
             break
-        half_lease = time.monotonic() + CLAIM_LEASE.total_seconds() / 2
-        _deliver_batch(smtp, batch, moment, report, stopping, half_lease)
+        _deliver_batch(smtp, batch, moment, report, stopping)
     return report
 
 
 def _deliver_batch(
     smtp: SmtpSession, ids: list[int], now: datetime, report: DeliveryReport,
-    stopping: Callable[[], bool], half_lease: float,
+    stopping: Callable[[], bool],
 ) -> None:  # fmt: skip
-    """Load and prepare a claimed batch at once, then send and mark each email in its own
-    commit. What was loaded stays loaded across those commits (a batch lasts a fraction of a
-    second), rather than being read again for every email. When the worker is stopping, or the
-    batch has used half its lease (`time.monotonic()` past `half_lease`: a slow mail server),
-    the rest is due again at once."""
+    """Load and prepare a claimed batch (claimed at `now`) at once, then send and mark each
+    email in its own commit. What was loaded stays loaded across those commits, rather than
+    being read again for every email. When the worker is stopping, or the batch has used half
+    its lease (a slow mail server), the rest is due again at once. A failure's retry counts
+    from when it failed, not from the claim, which may be minutes earlier."""
+    started = time.monotonic()
+
+    def at() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    half_lease = started + CLAIM_LEASE.total_seconds() / 2
     session = db.session()
     session.expire_on_commit = False
     try:
@@ -160,22 +165,22 @@ def _deliver_batch(
             for position, row in enumerate(rows):
                 if stopping() or (position and time.monotonic() > half_lease):
                     release(OutboxEmail, [later.id for later in rows[position:]],
-                            still=_QUEUED, due_at=now)  # fmt: skip
+                            still=_QUEUED, lease_until=now + CLAIM_LEASE, due_at=now)  # fmt: skip
                     break
                 try:
-                    carry_on = _deliver_one(smtp, row, render, marks, now, report)
+                    carry_on = _deliver_one(smtp, row, render, marks, at(), report)
                 except _MarkFailed as failed:
                     # This email was not sent: it waits with the rest of the batch.
-                    _fail(failed.row_id, failed.error, now, report)
-                    _put_back([later.id for later in rows[position:]], now, report)
+                    _fail(failed.row_id, failed.error, at(), report)
+                    _put_back([later.id for later in rows[position:]], now, at(), report)
                     break
                 if not carry_on:
-                    _put_back([later.id for later in rows[position + 1 :]], now, report)
+                    _put_back([later.id for later in rows[position + 1 :]], now, at(), report)
                     break
             try:
                 marks.settle()
             except _MarkFailed as failed:
-                _fail(failed.row_id, failed.error, now, report)
+                _fail(failed.row_id, failed.error, at(), report)
     finally:
         session.expire_on_commit = True
         db.session.expire_all()
@@ -313,10 +318,11 @@ def _fail(row_id: int, error: Exception, now: datetime, report: DeliveryReport) 
         report.retrying += 1
 
 
-def _put_back(ids: list[int], now: datetime, report: DeliveryReport) -> None:
-    """The server is unreachable: the rest of the batch waits as long as a first retry would,
-    without counting an attempt it did not make."""
-    release(OutboxEmail, ids, still=_QUEUED, due_at=now + retry_delay(1))
+def _put_back(ids: list[int], claimed: datetime, now: datetime, report: DeliveryReport) -> None:
+    """The server is unreachable: the rest of the batch (claimed at `claimed`) waits as long
+    as a first retry would, without counting an attempt it did not make."""
+    release(OutboxEmail, ids, still=_QUEUED, lease_until=claimed + CLAIM_LEASE,
+            due_at=now + retry_delay(1))  # fmt: skip
     report.retrying += len(ids)
 
 

@@ -9,6 +9,7 @@ from pledges.extensions import db
 from pledges.models import LoginToken, OutboxEmail, OutboxStatus, Supporter
 from pledges.models.types import utcnow
 from pledges.services import mail_outbox, supporters
+from pledges.services.claims import release, retry_delay
 from tests.factories import make_pledge, make_supporter
 
 
@@ -251,6 +252,27 @@ def test_a_refused_address_fails_at_once_and_a_busy_one_is_retried(app, smtp):
     assert [m["To"] for m in smtp.messages] == ["fine@example.org"]
 
 
+def test_a_retry_waits_from_when_the_email_failed_not_from_when_its_batch_was_claimed(app, smtp):
+    """On a slow mail server a batch runs for minutes: counted from the claim, the first
+    retry of an email failing late in it would be due already."""
+    smtp.handler.latency = 0.4
+    smtp.handler.refuse["busy@example.org"] = "451 4.3.0 try again later"
+    with app.app_context():
+        for address in ("one@example.org", "two@example.org", "busy@example.org"):
+            mail_outbox.enqueue("sign-in", recipient=address, dedupe_key=f"t:{address}")
+            make_supporter(address)
+        db.session.commit()
+        claimed = utcnow()
+
+        mail_outbox.deliver_due(now=claimed)
+
+        busy = db.session.scalar(
+            select(OutboxEmail).where(OutboxEmail.dedupe_key == "t:busy@example.org")
+        )
+        assert busy.status == "queued"
+        assert busy.next_attempt_at >= claimed + retry_delay(1) + timedelta(seconds=0.7)
+
+
 def test_smtp_down_while_500_are_queued_loses_nothing_and_repeats_nothing(
     app, config, smtp, make_app
 ):
@@ -334,3 +356,23 @@ def test_an_outcome_that_cannot_be_written_stops_the_batch_before_the_next_email
         assert mail_outbox.deliver_due(now=utcnow() + timedelta(days=1)).handled == 0
     received = [m["Message-ID"] for m in smtp.messages]
     assert sorted(received) == sorted([*message_ids, sent_first])
+
+
+def test_a_worker_gives_back_only_what_is_still_its_own(app):
+    """A worker whose lease ran out may find its rows claimed by another: stopping, it must not
+    make them due again under that other worker."""
+    with app.app_context():
+        mail_outbox.enqueue("sign-in", recipient="a@example.org", dedupe_key="t:a")
+        db.session.commit()
+        row = db.session.scalar(select(OutboxEmail))
+        mine, theirs = utcnow() - timedelta(minutes=1), utcnow() + timedelta(minutes=9)
+        row.next_attempt_at = theirs
+        db.session.commit()
+
+        release(OutboxEmail, [row.id], still=(), lease_until=mine, due_at=utcnow())
+        db.session.expire_all()
+        assert db.session.get(OutboxEmail, row.id).next_attempt_at == theirs
+
+        release(OutboxEmail, [row.id], still=(), lease_until=theirs, due_at=mine)
+        db.session.expire_all()
+        assert db.session.get(OutboxEmail, row.id).next_attempt_at == mine
