@@ -228,14 +228,19 @@ def test_an_email_claimed_by_a_worker_that_died_is_sent_when_its_lease_runs_out(
     assert [m["Message-ID"] for m in smtp.messages] == [message_id]
 
 
+def queue_sign_ins(*addresses: str) -> None:
+    """A sign-in email to each address (a supporter of that address), keyed `t:<address>`."""
+    for address in addresses:
+        mail_outbox.enqueue("sign-in", recipient=address, dedupe_key=f"t:{address}")
+        make_supporter(address)
+    db.session.commit()
+
+
 def test_a_refused_address_fails_at_once_and_a_busy_one_is_retried(app, smtp):
     smtp.handler.refuse["gone@example.org"] = "550 5.1.1 <gone@example.org>: no such user"
     smtp.handler.refuse["busy@example.org"] = "451 4.3.0 try again later"
     with app.app_context():
-        for address in ("gone@example.org", "busy@example.org", "fine@example.org"):
-            mail_outbox.enqueue("sign-in", recipient=address, dedupe_key=f"t:{address}")
-            make_supporter(address)
-        db.session.commit()
+        queue_sign_ins(*("gone@example.org", "busy@example.org", "fine@example.org"))
         report = mail_outbox.deliver_due()
         assert (report.sent, report.failed, report.retrying) == (1, 1, 1)
         rows = {row.dedupe_key: row for row in db.session.scalars(select(OutboxEmail))}
@@ -258,10 +263,7 @@ def test_a_retry_waits_from_when_the_email_failed_not_from_when_its_batch_was_cl
     smtp.handler.latency = 0.4
     smtp.handler.refuse["busy@example.org"] = "451 4.3.0 try again later"
     with app.app_context():
-        for address in ("one@example.org", "two@example.org", "busy@example.org"):
-            mail_outbox.enqueue("sign-in", recipient=address, dedupe_key=f"t:{address}")
-            make_supporter(address)
-        db.session.commit()
+        queue_sign_ins(*("one@example.org", "two@example.org", "busy@example.org"))
         claimed = utcnow()
 
         mail_outbox.deliver_due(now=claimed)
