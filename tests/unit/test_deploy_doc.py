@@ -5,7 +5,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from pledges.payments.stripe_events import HANDLERS
+from pledges.settings_file import problems
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
@@ -50,6 +53,44 @@ def test_bin_flask_reads_the_settings_file_as_systemd_does(tmp_path):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert 'Kyiv Mutual Aid | pa$$w#rd "x"' in shown.stdout, shown.stderr
+
+
+def test_bin_flask_refuses_a_line_systemd_would_read_differently(tmp_path):
+    """A backslash, or an unquoted space: a command by hand would use another value (another
+    password, another data key) than the services."""
+    settings = tmp_path / "pledges.env"
+    settings.write_text(
+        f"DATABASE_URL=sqlite:///{tmp_path / 'fund.db'}\nMAIL_PASSWORD='pa\\ss'\n"
+        "FUND_NAME=Solidarity #1\n"
+    )
+    result = subprocess.run(
+        [str(ROOT / "bin" / "flask"), "pledges", "doctor"],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(OURS)},
+             "PLEDGES_ENV_FILE": str(settings)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{settings}: line 2: MAIL_PASSWORD has a backslash or a single quote, which systemd "
+        "and bin/flask read differently: choose a value without",
+        f"{settings}: line 3: FUND_NAME needs single quotes around its value",
+    ]
+    assert "pa\\ss" not in result.stderr  # a value may be a secret: only its name is said
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["PLAIN=abc-1.2_x:y/z@h?q=1&r", "QUOTED='a b $c #d \"e\"'", "EMPTY=", "# comment", "  "],
+)
+def test_values_both_read_alike_pass(line):
+    assert problems(line) == []
+
+
+@pytest.mark.parametrize(
+    "line", ["A=a b", "A=$HOME", 'A="x"', "A='a\\b'", "A='it's'", "A='open", "export A=1"]
+)
+def test_values_read_differently_are_named(line):
+    assert len(problems(line)) == 1
 
 
 def test_the_nginx_site_keeps_no_request_log_and_adds_no_security_header():
