@@ -55,9 +55,11 @@ def dispute_reinstated(event_dispute: dict[str, Any], gateway: StripeGateway) ->
 
 
 def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
-    """A payment just recorded: take off what its charge already says went back (its refund's
-    own event may come later, or never again), and what a refund or dispute handled before it
-    noted. Its notes are then done with."""
+    """A payment just recorded (or found recorded by a second event of the same payment): take
+    off what its charge already says went back (its refund's own event may come later, or never
+    again), and what a refund or dispute handled before it noted. Its notes are then done with.
+    Taking back only ever grows the amounts, so doing it twice changes nothing; but facts read
+    before a dispute was won, applied after, would hold the money back until `sync-stripe`."""
     if charge.refunded or charge.disputed:
         _take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
     if not contribution.provider_charge_id:
