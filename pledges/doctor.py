@@ -21,7 +21,8 @@ from pledges import config as settings
 from pledges.config import CheckResult
 from pledges.extensions import db
 from pledges.i18n import LANGUAGES
-from pledges.payments import stripe_inbox
+from pledges.payments import gateway, stripe_inbox
+from pledges.payments.stripe_events import HANDLERS
 from pledges.redaction import redact
 
 #: Seconds to wait for a server that may not answer at all.
@@ -191,6 +192,39 @@ def stripe_events_handled(app: Flask) -> CheckResult:
     return CheckResult(name, True, "no event has waited long")
 
 
+def stripe_webhook(app: Flask) -> CheckResult:
+    """Stripe sends only the events an endpoint was set up with: one left out is money the
+    ledger never hears of (a chargeback it keeps spending). Asking Stripe also proves the key,
+    which `stripe-mode` only reads the prefix of."""
+    name = "stripe-webhook"
+    if app.config["PAYMENTS"] != "stripe":
+        return CheckResult(name, True, "demo payments: no Stripe webhook")
+    url = app.config["BASE_URL"].rstrip("/") + "/stripe/webhook"
+    try:
+        endpoints = [
+            endpoint
+            for endpoint in gateway().webhook_endpoints()
+            if str(endpoint.get("url", "")).rstrip("/") == url
+        ]
+    except Exception as error:  # noqa: BLE001 - any failure is the answer
+        return _failure(name, error)
+    if not endpoints:
+        return CheckResult(
+            name, False, f"Stripe has no webhook endpoint at {url} in this key's mode: add it "
+            "with the events docs/deploy.md lists (section 8)"
+        )  # fmt: skip
+    enabled = [endpoint for endpoint in endpoints if endpoint.get("status") == "enabled"]
+    if not enabled:
+        return CheckResult(name, False, f"the webhook endpoint at {url} is disabled in Stripe")
+    sent = {event for endpoint in enabled for event in endpoint.get("enabled_events", [])}
+    if missing := set() if "*" in sent else set(HANDLERS) - sent:
+        return CheckResult(
+            name, False, f"Stripe does not send {url} these events: {', '.join(sorted(missing))}: "
+            "add them to the endpoint in Stripe's dashboard"
+        )  # fmt: skip
+    return CheckResult(name, True, f"{url} is sent every event the app handles")
+
+
 def translations(app: Flask) -> CheckResult:
     """Each language's catalog compiled, and not older than its source."""
     directory = Path(app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")[0])
@@ -215,6 +249,7 @@ LIVE_CHECKS: list[Callable[[Flask], CheckResult]] = [
     mail_server,
     rate_limit_storage,
     stripe_mode,
+    stripe_webhook,
     stripe_events_handled,
     translations,
 ]

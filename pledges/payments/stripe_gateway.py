@@ -307,6 +307,10 @@ class StripeGateway:
         for item in resource.list(params={**params, "limit": 100}).auto_paging_iter():
             yield item.to_dict()
 
+    def webhook_endpoints(self) -> list[dict[str, Any]]:
+        """The endpoints this key's account sends events to (an account has at most 16)."""
+        return self.client.v1.webhook_endpoints.list(params={"limit": 100}).to_dict()["data"]
+
     def fetch_dispute(self, dispute_id: str) -> dict[str, Any]:
         return self.client.v1.disputes.retrieve(dispute_id).to_dict()
 

@@ -205,6 +205,9 @@ class FakeStripe:
                 and params.get("subscription") in (None, _subscription_of(i))
             ]
             return 200, self._page(found, params, path)
+        if method == "GET" and path == "/v1/webhook_endpoints":
+            found = list(self.objects["webhook_endpoint"].values())
+            return 200, {"object": "list", "data": found, "has_more": False, "url": path}
         if method == "GET" and path == "/v1/subscriptions":
             wanted = params.get("status")
             found = [
@@ -373,6 +376,14 @@ class FakeStripe:
         return self._store(
             "payment_intent", {"id": _new_id("pi"), "amount": amount, "latest_charge": charge["id"]}
         )
+
+    def add_webhook_endpoint(
+        self, url: str, events: list[str], *, status: str = "enabled"
+    ) -> dict[str, Any]:
+        """An endpoint as the dashboard makes it: where events go, and which."""
+        endpoint = {"id": _new_id("we"), "object": "webhook_endpoint", "url": url,
+                    "enabled_events": events, "status": status, "created": int(time.time())}  # fmt: skip
+        return self._store("webhook_endpoint", endpoint)
 
     def charge_of_intent(self, intent_id: str) -> dict[str, Any]:
         return self.objects["charge"][self.objects["payment_intent"][intent_id]["latest_charge"]]

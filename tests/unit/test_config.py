@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import text
 
@@ -7,6 +5,7 @@ from pledges import config as settings
 from pledges import doctor
 from pledges.config import ConfigError
 from pledges.extensions import db
+from tests.doctor_output import doctor_lines
 
 PRODUCTION = {
     "PLEDGES_ENV": "production",
@@ -147,16 +146,6 @@ def test_logs_are_json_in_production_and_text_in_development():
     assert settings.from_environment({"LOG_FORMAT": "JSON"}, "/x")["LOG_FORMAT"] == "json"
 
 
-def doctor_lines(runner) -> tuple[int, dict[str, str]]:
-    result = runner.invoke(args=["pledges", "doctor"])
-    lines = {}
-    for line in result.stdout.splitlines():
-        if line[:2] in {"✓ ", "✗ "}:
-            name, reason = line[2:].split(": ", 1)
-            lines[name] = line[0] + " " + reason
-    return result.exit_code, lines
-
-
 def test_doctor_passes_on_a_sound_development_setup(runner):
     exit_code, lines = doctor_lines(runner)
 
@@ -226,33 +215,6 @@ def test_doctor_says_when_the_database_is_newer_than_the_code(app):
     assert "db upgrade" not in verdict.reason
 
 
-@pytest.mark.parametrize(
-    ("key", "verdict"),
-    [("sk_live_abc", "✓ live-mode key"), ("sk_test_abc", "✗ a test-mode key in production")],
-)
-def test_doctor_compares_the_stripe_key_mode_with_the_environment(config, make_app, key, verdict):
-    app = make_app(
-        {
-            **config,
-            "PLEDGES_ENV": "production",
-            "SECRET_KEY": PRODUCTION["SECRET_KEY"],
-            "PLEDGES_DATA_KEY": PRODUCTION["PLEDGES_DATA_KEY"],
-            "BASE_URL": "https://fund.example.org",
-            "PAYMENTS": "stripe",
-            "STRIPE_SECRET_KEY": key,
-            "STRIPE_WEBHOOK_SECRET": "whsec_x",
-            "ALLOW_SQLITE_IN_PRODUCTION": True,
-            "WEB_CONCURRENCY": 1,
-        }
-    )
-
-    exit_code, lines = doctor_lines(app.test_cli_runner())
-
-    assert lines["stripe-mode"].startswith(verdict)
-    assert key not in "".join(lines.values())
-    assert exit_code == (0 if verdict.startswith("✓") else 1)
-
-
 def test_the_doctor_starts_on_a_configuration_the_app_refuses(config, make_app, monkeypatch):
     unsafe = {**config, "PLEDGES_ENV": "production", "SECRET_KEY": "dev"}
     with pytest.raises(ConfigError):
@@ -312,25 +274,3 @@ def test_processes_starting_together_share_one_set_of_secrets(tmp_path):
 
     assert len(keys) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["dev-secrets.json"]
-
-
-def test_doctor_says_when_stripe_events_have_waited_too_long(config, make_app):
-    from pledges.extensions import db
-    from pledges.models import StripeEvent
-    from pledges.models.types import utcnow
-
-    app = make_app(
-        {**config, "PAYMENTS": "stripe", "STRIPE_SECRET_KEY": "sk_test_abc",
-         "STRIPE_WEBHOOK_SECRET": "whsec_x"}
-    )  # fmt: skip
-    assert doctor_lines(app.test_cli_runner())[1]["stripe-events-handled"].startswith("✓")
-    with app.app_context():
-        old = utcnow() - timedelta(minutes=11)
-        db.session.add(StripeEvent(id="evt_late", type="invoice.paid", created_at=old,
-                                   received_at=old, payload="{}", next_attempt_at=old))  # fmt: skip
-        db.session.commit()
-
-    exit_code, lines = doctor_lines(app.test_cli_runner())
-
-    assert lines["stripe-events-handled"].startswith("✗ 1 Stripe events have waited")
-    assert exit_code == 1
