@@ -2,8 +2,8 @@
 run `python -m bench.seed` first).
 
 For each target, wrk (installed from Debian if missing) runs for a fixed time with a fixed number
-of connections, after two seconds of warming up (not counted); the table gives requests/s, p50,
-p99, errors, and the ratio to a hello-world route of the same app (same middleware, same
+of connections, each request on a connection of its own (as nginx proxies), after two seconds of
+warming up (not counted); the table gives requests/s, p50, p99, errors, and the ratio to a hello-world route of the same app (same middleware, same
 gunicorn) measured in the same run:
 
     /_bench/hello         the baseline
@@ -78,7 +78,8 @@ function request()
   end
   next_event = next_event + step
   return wrk.format("POST", "/stripe/webhook",
-    {["Content-Type"] = "application/json", ["Stripe-Signature"] = event[1]}, event[2])
+    {["Content-Type"] = "application/json", ["Stripe-Signature"] = event[1],
+     ["Connection"] = "close"}, event[2])
 end
 """
 
@@ -230,6 +231,11 @@ def run_wrk(wrk: str, url: str, seconds: int, connections: int, script: str | No
         "--latency",
         "--timeout",
         "5s",
+        # A connection per request, as nginx opens to gunicorn (no upstream keepalive): kept
+        # alive, wrk's few connections stayed with whichever worker took them first, and one
+        # worker of three did all the work in some runs and not others.
+        "--header",
+        "Connection: close",
     ]
     if script:
         command += ["-s", script, url, "--", *(script_args or [])]
