@@ -11,7 +11,9 @@ import ssl
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import stripe
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
@@ -203,9 +205,14 @@ def stripe_webhook(app: Flask) -> CheckResult:
     try:
         endpoints = [
             endpoint
-            for endpoint in gateway().webhook_endpoints()
-            if str(endpoint.get("url", "")).rstrip("/") == url
+            for endpoint in gateway().webhook_endpoints(timeout=CONNECT_TIMEOUT)
+            if _same_address(str(endpoint.get("url", "")), url)
         ]
+    except stripe.PermissionError:
+        return CheckResult(
+            name, False, "this restricted key may not read webhook endpoints: give it "
+            "“Webhook Endpoints: Read” in Stripe's dashboard"
+        )  # fmt: skip
     except Exception as error:  # noqa: BLE001 - any failure is the answer
         return _failure(name, error)
     if not endpoints:
@@ -216,13 +223,31 @@ def stripe_webhook(app: Flask) -> CheckResult:
     enabled = [endpoint for endpoint in endpoints if endpoint.get("status") == "enabled"]
     if not enabled:
         return CheckResult(name, False, f"the webhook endpoint at {url} is disabled in Stripe")
-    sent = {event for endpoint in enabled for event in endpoint.get("enabled_events", [])}
+    if len(enabled) > 1:  # each signs with its own secret: one endpoint's events are refused
+        return CheckResult(
+            name, False, f"{len(enabled)} webhook endpoints at {url}: only one can match "
+            "STRIPE_WEBHOOK_SECRET; add the missing events to that one and delete the others"
+        )  # fmt: skip
+    sent = set(enabled[0].get("enabled_events", []))
     if missing := set() if "*" in sent else set(HANDLERS) - sent:
         return CheckResult(
             name, False, f"Stripe does not send {url} these events: {', '.join(sorted(missing))}: "
             "add them to the endpoint in Stripe's dashboard"
         )  # fmt: skip
     return CheckResult(name, True, f"{url} is sent every event the app handles")
+
+
+def _same_address(one: str, other: str) -> bool:
+    """The same place for Stripe's requests: the case of the scheme and host, a default port,
+    a trailing slash and a query (the route ignores it) aside."""
+
+    def normal(url: str) -> tuple[str, str, str]:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        port = "" if parts.port in {None, {"http": 80, "https": 443}.get(scheme)} else parts.port
+        return scheme, f"{parts.hostname or ''}:{port}", parts.path.rstrip("/")
+
+    return normal(one) == normal(other)
 
 
 def translations(app: Flask) -> CheckResult:

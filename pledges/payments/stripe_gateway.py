@@ -40,6 +40,7 @@ class StripeGateway:
         self.client = stripe.StripeClient(
             secret_key, base_addresses=addresses, max_network_retries=2
         )
+        self._secret_key, self._addresses = secret_key, addresses
         self.webhook_secret = webhook_secret
         self.fund_name = fund_name
         #: Events must come from the same mode as our key: a test event must not move live money.
@@ -307,9 +308,16 @@ class StripeGateway:
         for item in resource.list(params={**params, "limit": 100}).auto_paging_iter():
             yield item.to_dict()
 
-    def webhook_endpoints(self) -> list[dict[str, Any]]:
-        """The endpoints this key's account sends events to (an account has at most 16)."""
-        return self.client.v1.webhook_endpoints.list(params={"limit": 100}).to_dict()["data"]
+    def webhook_endpoints(self, timeout: float) -> list[dict[str, Any]]:
+        """The endpoints this key's account sends events to (an account has at most 16), asked
+        once within `timeout` seconds: for a check an operator waits on, not for money."""
+        client = stripe.StripeClient(
+            self._secret_key,
+            base_addresses=self._addresses,
+            max_network_retries=0,
+            http_client=stripe.new_default_http_client(timeout=timeout),
+        )
+        return client.v1.webhook_endpoints.list(params={"limit": 100}).to_dict()["data"]
 
     def fetch_dispute(self, dispute_id: str) -> dict[str, Any]:
         return self.client.v1.disputes.retrieve(dispute_id).to_dict()

@@ -1,10 +1,12 @@
 """`doctor`'s checks that ask Stripe (the fake Stripe API here): the key's mode, and whether the
 webhook endpoint exists and is sent every event the app handles."""
 
+import time
 from datetime import timedelta
 
 import pytest
 
+from pledges import doctor
 from pledges.extensions import db
 from pledges.models import StripeEvent
 from pledges.models.types import utcnow
@@ -108,3 +110,43 @@ def test_a_key_stripe_refuses_is_said_without_the_key(app, fake_stripe):
 
     assert line.startswith("✗ AuthenticationError") and "Invalid API Key" in line
     assert "sk_test_pledges_fake" not in line
+
+
+def test_two_endpoints_at_the_fund_address_are_said(app, fake_stripe):
+    """Adding an endpoint rather than editing the old one: each signs with its own secret, so
+    the events of one are refused, however complete the other."""
+    fake_stripe.add_webhook_endpoint(ENDPOINT, ["invoice.paid"])
+    fake_stripe.add_webhook_endpoint(ENDPOINT, ["*"])
+
+    line = doctor_lines(app.test_cli_runner())[1]["stripe-webhook"]
+
+    assert line.startswith(f"✗ 2 webhook endpoints at {ENDPOINT}: only one can match")
+
+
+def test_the_address_is_compared_as_stripe_reaches_it(app, fake_stripe):
+    fake_stripe.add_webhook_endpoint("HTTP://Pledges.TEST:80/stripe/webhook/?from=stripe", ["*"])
+
+    assert doctor_lines(app.test_cli_runner())[1]["stripe-webhook"].startswith("✓")
+
+
+def test_a_restricted_key_without_the_permission_is_told_which(app, fake_stripe):
+    fake_stripe.refusing = (403, {"error": {"type": "invalid_request_error",
+                                            "message": "The provided key does not have access"}})  # fmt: skip
+
+    line = doctor_lines(app.test_cli_runner())[1]["stripe-webhook"]
+
+    assert line == (
+        "✗ this restricted key may not read webhook endpoints: give it "
+        "“Webhook Endpoints: Read” in Stripe's dashboard"
+    )
+
+
+def test_a_stripe_that_does_not_answer_fails_the_check_in_seconds(app, fake_stripe, monkeypatch):
+    monkeypatch.setattr(doctor, "CONNECT_TIMEOUT", 0.5)
+    fake_stripe.latency = 3
+    started = time.monotonic()
+
+    line = doctor_lines(app.test_cli_runner())[1]["stripe-webhook"]
+
+    assert line.startswith("✗ APIConnectionError")
+    assert time.monotonic() - started < 2.5

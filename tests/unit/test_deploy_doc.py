@@ -71,8 +71,8 @@ def test_bin_flask_refuses_a_line_systemd_would_read_differently(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"{settings}: line 2: MAIL_PASSWORD has a backslash or a single quote, which systemd "
-        "and bin/flask read differently: choose a value without",
+        f"{settings}: line 2: MAIL_PASSWORD has a backslash or ${{, which systemd and bin/flask "
+        "read differently: choose a value without",
         f"{settings}: line 3: FUND_NAME needs single quotes around its value",
     ]
     assert "pa\\ss" not in result.stderr  # a value may be a secret: only its name is said
@@ -80,14 +80,36 @@ def test_bin_flask_refuses_a_line_systemd_would_read_differently(tmp_path):
 
 @pytest.mark.parametrize(
     "line",
-    ["PLAIN=abc-1.2_x:y/z@h?q=1&r", "QUOTED='a b $c #d \"e\"'", "EMPTY=", "# comment", "  "],
+    [
+        "PLAIN=abc-1.2_x:y/z@h?q=1&r",
+        "QUOTED='a b $c #d \"e\"'",
+        "EMPTY=",
+        "# comment",
+        "  ",
+        "B64=ab+c/d==",
+        'DOUBLE="Workers\' Fund $1"',
+        "CRLF='a b'\r",
+    ],  # fmt: skip
 )
 def test_values_both_read_alike_pass(line):
     assert problems(line) == []
 
 
 @pytest.mark.parametrize(
-    "line", ["A=a b", "A=$HOME", 'A="x"', "A='a\\b'", "A='it's'", "A='open", "export A=1"]
+    "line",
+    [
+        "A=a b",
+        "A=$HOME",
+        "A='a\\b'",
+        "A='it's'",
+        "A='open",
+        "export A=1",
+        "A = 1",
+        "A='pa${HOME}ss'",
+        'A="x${Y}"',
+        "A=abc\u00a0",
+        "# a comment \\",
+    ],  # fmt: skip
 )
 def test_values_read_differently_are_named(line):
     assert len(problems(line)) == 1
