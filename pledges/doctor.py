@@ -208,6 +208,8 @@ def stripe_webhook(app: Flask) -> CheckResult:
             for endpoint in gateway().webhook_endpoints(timeout=CONNECT_TIMEOUT)
             if _same_address(str(endpoint.get("url", "")), url)
         ]
+    except stripe.APIConnectionError as error:  # its first line is Stripe's boilerplate
+        return CheckResult(name, False, f"Stripe cannot be reached: {_network_cause(error)}")
     except stripe.PermissionError:
         return CheckResult(
             name, False, "this restricted key may not read webhook endpoints: give it "
@@ -235,6 +237,13 @@ def stripe_webhook(app: Flask) -> CheckResult:
             "add them to the endpoint in Stripe's dashboard"
         )  # fmt: skip
     return CheckResult(name, True, f"{url} is sent every event the app handles")
+
+
+def _network_cause(error: Exception) -> str:
+    """The innermost cause in a network error's nested text, e.g. "[Errno 111] Connection
+    refused" or "Failed to resolve 'api.stripe.com' (…)"."""
+    cause = str(error).rsplit(": ", 1)[-1].rstrip('")')
+    return redact(cause + ")" * (cause.count("(") - cause.count(")")))
 
 
 def _same_address(one: str, other: str) -> bool:
