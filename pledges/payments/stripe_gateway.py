@@ -233,12 +233,12 @@ class StripeGateway:
             settled_currency=(balance.get("currency") or "").upper() or None,
             charge_id=charge.get("id"),
             refunded=refunded,
-            disputed=self._withdrawn_by_disputes(charge),
+            disputed=self.withdrawn_by_disputes(charge),
             receipt_url=charge.get("receipt_url"),
             created=charge.get("created"),
         )
 
-    def _withdrawn_by_disputes(self, charge: dict[str, Any]) -> int:
+    def withdrawn_by_disputes(self, charge: dict[str, Any]) -> int:
         """What chargebacks hold back from a charge: each its own amount, which may be part of
         the charge, as the dispute's own event counts it. `disputed` stays true once a dispute
         is won, and an inquiry (`warning_*`) withdraws nothing: the disputes say (one more
@@ -356,7 +356,7 @@ class StripeGateway:
                 facts.settled_amount = (facts.settled_amount or 0) + balance["amount"]
                 facts.settled_currency = balance.get("currency", "").upper() or None
             facts.refunded += charge.get("amount_refunded", 0)
-            facts.disputed += self._withdrawn_by_disputes(charge)
+            facts.disputed += self.withdrawn_by_disputes(charge)
         return facts
 
 

@@ -29,7 +29,7 @@ def dispute_created(event_dispute: dict[str, Any], gateway: StripeGateway) -> No
     status = str(dispute.get("status", ""))
     if status.startswith("warning_") or status == "won":
         return
-    _taken_back(id_of(dispute.get("charge")) or "", disputed=dispute["amount"])
+    _disputes_withdraw(id_of(dispute.get("charge")) or "", gateway)
 
 
 def dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
@@ -38,7 +38,7 @@ def dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
     withdrawal (`funds_withdrawn` is not among the events an older endpoint was set up with)."""
     charge_id = id_of(dispute.get("charge")) or ""
     if dispute.get("status") == "lost":
-        _taken_back(charge_id, disputed=dispute["amount"])
+        _disputes_withdraw(charge_id, gateway)
     if dispute.get("status") != "won":
         return
     ledger.lock()
@@ -70,6 +70,15 @@ def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
         return
     _take_back(contribution, refunded=early.refunded, disputed=early.disputed)
     db.session.delete(early)
+
+
+def _disputes_withdraw(charge_id: str, gateway: StripeGateway) -> None:
+    """What the charge's disputes hold back, all of them, counted as when its payment is
+    recorded (`withdrawn_by_disputes`): one rule, however many disputes and in whatever order
+    their events come."""
+    if charge_id:
+        withdrawn = gateway.withdrawn_by_disputes(gateway.fetch_charge(charge_id))
+        _taken_back(charge_id, disputed=withdrawn)
 
 
 def _taken_back(

@@ -317,6 +317,21 @@ def test_a_dispute_lost_takes_the_money_even_if_its_withdrawal_never_came(
     assert disputed_and_available(app) == (2000, 0)
 
 
+def test_two_disputes_on_one_charge_withdraw_both_amounts_whichever_event_comes(
+    app, checkout, fake_stripe, post_webhook
+):
+    """Counted as when the payment is recorded: the disputes together, not the largest."""
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    first = fake_stripe.dispute(checkout["invoice"]["id"], amount=300)
+    second = fake_stripe.dispute(checkout["invoice"]["id"], amount=200)
+    post_webhook(fake_stripe.event("charge.dispute.created", second))
+    first["status"] = second["status"] = "lost"
+
+    post_webhook(fake_stripe.event("charge.dispute.closed", first))
+
+    assert disputed_and_available(app) == (500, 2000 - 55 - 500)
+
+
 def test_funds_reinstated_after_a_dispute_won_give_the_money_back(
     app, checkout, fake_stripe, post_webhook
 ):
