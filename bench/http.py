@@ -3,8 +3,8 @@ run `python -m bench.seed` first).
 
 For each target, wrk (installed from Debian if missing) runs for a fixed time with a fixed number
 of connections, each request on a connection of its own (as nginx proxies), after two seconds of
-warming up (not counted); the table gives requests/s, p50, p99, errors, and the ratio to a hello-world route of the same app (same middleware, same
-gunicorn) measured in the same run:
+warming up (not counted); the table gives requests/s, p50, p99, errors, and the ratio to a
+hello-world route of the same app (same middleware, same gunicorn) measured in the same run:
 
     /_bench/hello         the baseline
     /_bench/signed-in     the same for a signed-in supporter: the floor of any member page
