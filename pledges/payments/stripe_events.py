@@ -296,8 +296,8 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
     "charge.refunded": stripe_take_backs.charge_refunded,
-    "charge.dispute.created": stripe_take_backs.dispute_created,
-    "charge.dispute.funds_withdrawn": stripe_take_backs.dispute_created,
-    "charge.dispute.funds_reinstated": stripe_take_backs.dispute_reinstated,
-    "charge.dispute.closed": stripe_take_backs.dispute_closed,
+    "charge.dispute.created": stripe_take_backs.dispute_changed,
+    "charge.dispute.funds_withdrawn": stripe_take_backs.dispute_changed,
+    "charge.dispute.funds_reinstated": stripe_take_backs.dispute_changed,
+    "charge.dispute.closed": stripe_take_backs.dispute_changed,
 }

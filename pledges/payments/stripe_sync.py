@@ -32,7 +32,7 @@ from pledges.payments.stripe_events import (
     sync_subscription,
 )
 from pledges.payments.stripe_gateway import StripeGateway, id_of
-from pledges.payments.stripe_take_backs import charge_refunded, dispute_closed, dispute_created
+from pledges.payments.stripe_take_backs import charge_refunded, dispute_changed
 from pledges.services import pledges
 
 log = logging.getLogger(__name__)
@@ -379,11 +379,7 @@ def _dispute(dispute: dict[str, Any], gateway: StripeGateway, done: SyncReport) 
     if contribution is None:
         return
     before = contribution.disputed
-    if dispute.get("status") == "won":
-        if before:
-            dispute_closed(dispute, gateway)
-    else:  # open, or lost: the money is gone while it is open, and for good once lost
-        dispute_created(dispute, gateway)
+    dispute_changed(dispute, gateway)
     if contribution.disputed != before:
         log.info("sync-stripe: contribution %s dispute %s", contribution.id, dispute["status"])
         done.disputes_applied += 1

@@ -20,38 +20,14 @@ def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> Non
     _taken_back(charge["id"], refunded=charge.get("amount_refunded", 0))
 
 
-def dispute_created(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
-    """A chargeback takes the money back at once; an inquiry (`warning_*`) takes nothing, nor
-    does a dispute won since (its closing event may have been handled first). An inquiry that
-    becomes a chargeback is the same dispute, and comes again only as `funds_withdrawn`: it
-    goes through here too."""
-    dispute = gateway.fetch_dispute(event_dispute["id"])
-    status = str(dispute.get("status", ""))
-    if status.startswith("warning_") or status == "won":
-        return
-    _disputes_withdraw(id_of(dispute.get("charge")) or "", gateway)
-
-
-def dispute_closed(dispute: dict[str, Any], gateway: StripeGateway) -> None:
-    """A dispute the fund won gives the money back to the payment, and so to the ledger. One
-    it lost has taken it for good: said again here, for an endpoint that never received the
-    withdrawal (`funds_withdrawn` is not among the events an older endpoint was set up with)."""
-    charge_id = id_of(dispute.get("charge")) or ""
-    if dispute.get("status") == "lost":
-        _disputes_withdraw(charge_id, gateway)
-    if dispute.get("status") != "won":
-        return
-    ledger.lock()
-    contribution = pledges.find_contribution_by_charge(charge_id)
-    if contribution is not None:
-        ledger.reinstate(contribution)
-    elif (early := db.session.get(EarlyTakeBack, charge_id)) is not None:
-        early.disputed = 0
-
-
-def dispute_reinstated(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
-    """Stripe gave a dispute's money back: the dispute as it is now says whether it was won."""
-    dispute_closed(gateway.fetch_dispute(event_dispute["id"]), gateway)
+def dispute_changed(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
+    """A dispute was opened, escalated, won, lost, or its money given back. A chargeback takes
+    the money back at once, an inquiry (`warning_*`) takes nothing, a dispute won gives it back
+    and a lost one has taken it for good; but a charge may have several disputes, so whichever
+    event it is, the payment holds back what all of them hold now. A lost dispute's closing is
+    heard too by an endpoint that never received the withdrawal (`funds_withdrawn` is not among
+    the events an older endpoint was set up with)."""
+    _disputes_hold(id_of(event_dispute.get("charge")) or "", gateway)
 
 
 def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
@@ -72,13 +48,21 @@ def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
     db.session.delete(early)
 
 
-def _disputes_withdraw(charge_id: str, gateway: StripeGateway) -> None:
-    """What the charge's disputes hold back, all of them, counted as when its payment is
-    recorded (`withdrawn_by_disputes`): one rule, however many disputes and in whatever order
-    their events come."""
-    if charge_id:
-        withdrawn = gateway.withdrawn_by_disputes(gateway.fetch_charge(charge_id))
-        _taken_back(charge_id, disputed=withdrawn)
+def _disputes_hold(charge_id: str, gateway: StripeGateway) -> None:
+    """Set the payment's disputed amount to what the charge's disputes hold now, all of them,
+    counted as when its payment is recorded (`withdrawn_by_disputes`): one rule, however many
+    disputes, whichever were won or lost, and in whatever order their events come."""
+    if not charge_id:
+        return
+    held = gateway.withdrawn_by_disputes(gateway.fetch_charge(charge_id))
+    ledger.lock()
+    contribution = pledges.find_contribution_by_charge(charge_id)
+    if contribution is None:
+        _taken_back(charge_id, disputed=held)
+    elif (in_ledger := contribution.in_ledger_currency(held)) < contribution.disputed:
+        ledger.reinstate(contribution, still_disputed=in_ledger)
+    else:
+        _take_back(contribution, disputed=held)
 
 
 def _taken_back(

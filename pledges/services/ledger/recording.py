@@ -193,9 +193,10 @@ def take_back(
     rebuild(since=tuple(first))
 
 
-def reinstate(contribution: Contribution) -> None:
-    """A dispute the fund won: the money is the fund's again, and may fund what came after."""
-    contribution.disputed = 0
+def reinstate(contribution: Contribution, still_disputed: int = 0) -> None:
+    """A dispute the fund won: the money is the fund's again (but what its other disputes
+    still hold), and may fund what came after."""
+    contribution.disputed = min(contribution.disputed, still_disputed)
     db.session.flush()
     place_late_contribution(contribution)
 
