@@ -70,7 +70,6 @@ def _render(
     )
 
 
-@lru_cache(maxsize=64)
 def _sign_in_url(supporter: Supporter) -> str:
     return url_for("auth.confirm", token=auth_tokens.issue(supporter), _external=True)
 

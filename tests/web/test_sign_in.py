@@ -93,6 +93,28 @@ def test_a_link_works_once(app, client, smtp):
     assert client.get("/member").status_code == 302
 
 
+def test_a_mail_worker_running_for_days_mails_a_fresh_link_each_time(
+    app, client, smtp, make_app, config
+):
+    """`deliver-mail` runs in one app context for its whole life: each sign-in email carries a
+    token of its own, even to the same supporter (found by review: a stray cache mailed the
+    first, used, token again)."""
+    with app.app_context():
+        make_supporter("member@example.org")
+    worker = make_app(config)
+    with worker.app_context():
+        links = []
+        for _ in range(2):
+            client.post_form("/login", {"email": "member@example.org"})
+            mail_outbox.deliver_due()
+            links.append(LINK.search(smtp.messages[-1].get_body(("plain",)).get_content())[0])
+            path = links[-1].removeprefix("http://pledges.test")
+            assert client.post_form(path).status_code == 303
+            client.post_form("/logout")
+
+    assert links[0] != links[1]
+
+
 def test_an_expired_link_is_refused(app, client):
     with app.app_context():
         supporter = make_supporter("member@example.org")
