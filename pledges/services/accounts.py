@@ -106,7 +106,8 @@ def set_public_name(supporter: Supporter, name: str | None) -> bool:
     if supporter.public_name == name:
         return False
     supporter.public_name = name
-    _confirm(supporter, "name-shown" if name else "name-removed", name=name)
+    # The name stays out of the email's row (plain, and kept after sending): read when sent.
+    _confirm(supporter, "name-shown" if name else "name-removed")
     return True
 
 

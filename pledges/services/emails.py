@@ -197,13 +197,15 @@ def _gift_thanks(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail
 
 
 def _account_changed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
-    if supporter is None:
-        return None
+    change = row.context["change"]
+    if supporter is None or (change == "name-shown" and not supporter.public_name):
+        return None  # a name shown, then taken back before this went: that email says so
     return _render(
         "account_changed",
         _("Your account at %(fund)s: changed", fund=current_app.config["FUND_NAME"]),
-        change=row.context["change"],
+        change=change,
         details=row.context,
+        public_name=supporter.public_name,
         member_url=url_for("member.home", _external=True),
     )
 

@@ -1,5 +1,7 @@
 """Migrations run on databases that hold data, not only on empty ones."""
 
+import json
+
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
 
@@ -69,5 +71,41 @@ def test_payments_made_before_pledge_currencies_keep_what_was_paid(tmp_path, mon
         ).all()
         assert sorted(after) == sorted(before)
         assert ledger.check() == []
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_names_kept_by_earlier_confirmations_are_removed_from_the_outbox(tmp_path, monkeypatch):
+    """Before 0014 the email confirming a public name kept the name, in plain JSON, for good."""
+    monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path))
+    url = f"sqlite:///{tmp_path / 'fund.db'}"
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade(revision="0013")
+        insert = text(
+            "INSERT INTO outbox_emails (dedupe_key, kind, context, message_id, status, attempts, "
+            "next_attempt_at, created_at) VALUES (:key, :kind, :context, :key, 'sent', 1, "
+            "'2026-11-01', '2026-11-01')"
+        )
+        for key, kind, context in [
+            ("a", "account-changed", '{"change": "name-shown", "name": "Vera Visible"}'),
+            ("b", "account-changed", '{"change": "name-removed", "name": null}'),
+            ("c", "account-changed", '{"change": "preferences", "wants_digest": true}'),
+            ("d", "welcome", '{"pledge_id": 7}'),
+        ]:
+            db.session.execute(insert, {"key": key, "kind": kind, "context": context})
+        db.session.commit()
+
+        upgrade()
+
+        contexts = db.session.execute(
+            text("SELECT dedupe_key, context FROM outbox_emails ORDER BY dedupe_key")
+        ).all()
+        assert [(key, json.loads(context)) for key, context in contexts] == [
+            ("a", {"change": "name-shown"}),
+            ("b", {"change": "name-removed"}),
+            ("c", {"change": "preferences", "wants_digest": True}),
+            ("d", {"pledge_id": 7}),
+        ]
         db.session.remove()
         db.engine.dispose()
