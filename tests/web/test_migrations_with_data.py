@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
 
@@ -11,10 +12,16 @@ from pledges.services import demo_data, ledger
 from tests.conftest import BASE_CONFIG
 
 
-def test_upgrading_a_fund_with_a_ledger_keeps_every_row(tmp_path, monkeypatch):
+@pytest.fixture
+def fund_app(tmp_path, monkeypatch):
+    """An app on a SQLite file of its own, which each test migrates as far as it needs."""
     monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path))
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    url = f"sqlite:///{tmp_path / 'fund.db'}"
+    return create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url}), url
+
+
+def test_upgrading_a_fund_with_a_ledger_keeps_every_row(fund_app):
+    app, url = fund_app
     with app.app_context():
         upgrade(revision="0003")
         # The demo fund as an 0003 schema holds it: contributions, disbursements, allocations.
@@ -52,11 +59,9 @@ def test_upgrading_a_fund_with_a_ledger_keeps_every_row(tmp_path, monkeypatch):
         db.engine.dispose()
 
 
-def test_payments_made_before_pledge_currencies_keep_what_was_paid(tmp_path, monkeypatch):
+def test_payments_made_before_pledge_currencies_keep_what_was_paid(fund_app):
     """0011 adds what the supporter paid; every earlier payment was in the ledger's currency."""
-    monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path))
-    url = f"sqlite:///{tmp_path / 'fund.db'}"
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    app, _ = fund_app
     with app.app_context():
         upgrade()
         demo_data.load()
@@ -75,11 +80,9 @@ def test_payments_made_before_pledge_currencies_keep_what_was_paid(tmp_path, mon
         db.engine.dispose()
 
 
-def test_names_kept_by_earlier_confirmations_are_removed_from_the_outbox(tmp_path, monkeypatch):
+def test_names_kept_by_earlier_confirmations_are_removed_from_the_outbox(fund_app):
     """Before 0014 the email confirming a public name kept the name, in plain JSON, for good."""
-    monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path))
-    url = f"sqlite:///{tmp_path / 'fund.db'}"
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    app, _ = fund_app
     with app.app_context():
         upgrade(revision="0013")
         insert = text(
