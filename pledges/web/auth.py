@@ -6,7 +6,7 @@ import uuid
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from pledges.extensions import db, limiter, login_manager
+from pledges.extensions import client_address, db, limiter, login_manager
 from pledges.forms import ConfirmForm, EmailForm
 from pledges.models import Supporter
 from pledges.services import auth_tokens, mail_outbox, supporter_sessions, supporters
@@ -29,7 +29,8 @@ def load_supporter(user_id: str) -> Supporter | None:
 def _address_key() -> str:
     """Rate-limit per address without keeping the address in the limiter's storage."""
     # With the client's address: a stranger must not lock the real supporter out.
-    return f"address:{supporters.email_index(request.form.get('email', ''))}:{request.remote_addr}"
+    address = supporters.email_index(request.form.get("email", ""))
+    return f"address:{address}:{client_address()}"
 
 
 def _login_page(

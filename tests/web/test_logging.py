@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pledges.extensions import db
+from pledges.extensions import db, limiter
 from pledges.services import api_tokens
 from tests.factories import make_organizer, make_pledge, make_supporter
 from tests.web.test_sign_in import sign_in_link
@@ -116,6 +116,28 @@ def test_a_pledge_form_logs_no_address_and_no_name(app, client, capsys):
     everything = json.dumps(lines)
     for leak in ("brave.giver", "example.org", "Konstanze", csrf):
         assert leak not in everything
+
+
+def test_a_rate_limited_sign_in_logs_and_stores_no_client_address(app, client, capsys):
+    """The limiter logs each breach with its key, and keeps keys in its storage: neither may tie
+    an address to an attempt to sign in (found by review)."""
+    address = "198.51.100.23"
+    csrf = client.csrf_token()
+    capsys.readouterr()
+    for _ in range(6):
+        answer = client.post(
+            "/login",
+            data={"email": "ada@example.org", "csrf_token": csrf},
+            environ_base={"REMOTE_ADDR": address},
+        )
+
+    assert answer.status_code == 429
+    lines = log_lines(capsys)
+    assert any(line["logger"] == "flask-limiter" for line in lines)  # the breach was logged
+    assert address not in json.dumps(lines)
+    kept = repr(vars(limiter.storage))
+    assert "LIMITER/address:" in kept  # the limiter's memory, where the keys are
+    assert address not in kept
 
 
 def test_a_safe_incoming_request_id_is_kept_and_an_unsafe_one_replaced(client, capsys):

@@ -6,7 +6,7 @@ import uuid
 from flask import Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
-from pledges.extensions import db, limiter
+from pledges.extensions import client_address, db, limiter
 from pledges.forms import ConfirmForm, EmailForm
 from pledges.forms.organizer import CodeForm
 from pledges.models import Organizer
@@ -21,13 +21,13 @@ def _address_key() -> str:
     # With the client's address: a stranger asking over and over for someone's link must not
     # lock the real person out of signing in.
     address = organizers.email_index(request.form.get("email", ""))
-    return f"organizer-address:{address}:{request.remote_addr}"
+    return f"organizer-address:{address}:{client_address()}"
 
 
 def _session_key() -> str:
     """Code attempts count per organizer, wherever they come from."""
     organizer = access.signed_in(fully=False)
-    return f"organizer-code:{organizer.id if organizer else request.remote_addr}"
+    return f"organizer-code:{organizer.id if organizer else client_address()}"
 
 
 @bp.get("/login")
