@@ -73,3 +73,20 @@ def test_income_is_never_sent(app, live_server, page):
         page.get_by_role("button", name="Continue to payment").click()
 
     assert "3456" not in (posted.value.post_data or "")
+
+
+def test_switching_currency_loads_the_form_in_that_currency_once(app, live_server, page):
+    """The currency links sit inside the form, which htmx swaps in place: they must not inherit
+    its target (found by review: each switch nested a whole page inside the form)."""
+    app.config["PLEDGE_CURRENCIES"] = ["EUR", "USD", "GBP"]
+    page.goto(live_server + "/pledge")
+
+    for code in ("USD", "GBP"):
+        page.get_by_role("link", name=code, exact=True).click()
+        expect(page).to_have_url(f"{live_server}/pledge?currency={code}")
+        expect(page.get_by_label(f"Other amount per month, in {code}")).to_be_visible()
+
+    expect(page.locator("h1")).to_have_count(1)
+    expect(page.locator("form#pledge-form")).to_have_count(1)
+    expect(page.locator("footer")).to_have_count(1)
+    assert page.console_errors == []
