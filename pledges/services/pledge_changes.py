@@ -88,10 +88,19 @@ def cancel(pledge: Pledge, reason: str | None = None, now: datetime | None = Non
         payment_problems.resolve_for(pledge, now)
     else:
         gateway().cancel_at_period_end(pledge, True)
-        pledge.ends_at = _next_in_rhythm(pledge.next_charge_at or pledge.paused_until, now)
+        pledge.ends_at = ends_if_canceled(pledge, now)
         pledge.next_charge_at = None
     _confirm(pledge, "canceled")
     return True
+
+
+def ends_if_canceled(pledge: Pledge, now: datetime | None = None) -> datetime | None:
+    """When the pledge would end if canceled now: the end of the period paid for, which for a
+    paused pledge comes before the pause's end. None for a pledge whose payment failed: it has
+    no paid period left, and ends at once."""
+    if pledge.status == PledgeStatus.PAST_DUE:
+        return None
+    return _next_in_rhythm(pledge.next_charge_at or pledge.paused_until, now or utcnow())
 
 
 def _next_in_rhythm(anchor: datetime | None, now: datetime) -> datetime:

@@ -52,9 +52,11 @@ def _journey(page: Page, live_server: str, sign_in_link: str, *, script: bool) -
     page.get_by_label("Why? (optional, a few words)").fill("money is tight")
     card.get_by_role("button", name="Yes, cancel my pledge").click()
     expect(card.locator(".next-charge")).to_contain_text("Canceled: nothing more is charged.")
+    expect(card.locator(".status")).to_have_text("Ending")
 
     card.get_by_role("button", name="Restart my pledge of €12.50 a month").click()
     expect(card.locator(".next-charge")).to_contain_text("Next charge: €12.50 on")
+    expect(card.locator(".status")).to_have_text("Active")
 
     if script:
         assert page.evaluate("window.notReloaded === true"), "the page was reloaded"

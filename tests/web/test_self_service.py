@@ -110,6 +110,23 @@ def test_pause_resume_cancel_restart(app, client, pledge_id, smtp):
     assert any("it ends on" in body for body in bodies)
 
 
+def test_a_paused_pledge_says_it_would_end_when_its_paid_period_does(app, client, pledge_id):
+    """Paused for two months after its next charge date, yet canceling ends it at that date:
+    what the cancel form promises is what happens (found on a phone: it named the pause's end)."""
+    charge = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
+    charge = charge.replace(day=min(charge.day, 28))  # a rhythm that months do not shorten
+    with app.app_context():
+        db.session.get(Pledge, pledge_id).next_charge_at = charge
+        db.session.commit()
+    client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "2"})
+
+    card = client.get("/member").get_data(as_text=True)
+
+    assert f"the pledge ends on {_long(charge)}." in card
+    client.post_form(f"/member/pledges/{pledge_id}/cancel")
+    assert _pledge(app, pledge_id).ends_at == charge
+
+
 def test_a_pause_or_cancel_of_an_ended_pledge_is_refused(app, client, pledge_id):
     with app.app_context():
         db.session.get(Pledge, pledge_id).status = "canceled"
