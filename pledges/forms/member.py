@@ -1,5 +1,6 @@
 """The forms on a supporter's member page, one per change they can make."""
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -32,6 +33,8 @@ class GiftForm(Form):
     def __init__(self, *args: object, cases: list[Case], currency: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        # A gift is in the fund's currency, whatever the pledge's: the label says which.
+        self.amount.label.text = _("Amount, in %(currency)s", currency=currency)
         self.earmark.choices = [SelectChoice("", _l("Wherever the fund needs it most"))] + [
             SelectChoice(case.slug, case.title) for case in cases
         ]

@@ -38,7 +38,9 @@ class Earmark:
 @dataclass
 class Attribution:
     currency: str
+    #: What reached the fund in its currency: what was paid, unless `converted` from another.
     paid: int = 0
+    converted: bool = False
     fees: int = 0
     refunds: int = 0
     in_fund: int = 0
@@ -84,6 +86,7 @@ def for_supporter(supporter: Supporter) -> list[Attribution]:
     for contribution in supporter.contributions:
         money = by_currency.setdefault(contribution.currency, Attribution(contribution.currency))
         money.paid += contribution.gross
+        money.converted = money.converted or contribution.converted
         money.fees += contribution.fee_borne
         money.refunds += contribution.refunded + contribution.disputed
         money.in_fund += contribution.available

@@ -68,7 +68,7 @@ def test_member_sees_where_their_money_went_to_the_cent(app, client):
     assert table["Still in the fund, waiting for the next payout"] == "€9.60"
     assert table["Fees taken by the payment processor"] == "€1.13"
     assert table["What you paid"] == "€25.00"
-    assert "it was honoured: €4.67 of your money has been paid out to it, and €0.00 waits" in page
+    assert "it was honoured: €4.67 of it has been paid out to the case, and €0.00 waits" in page
     assert 'class="split-bar"' in page
     assert "Rosa" not in page and "other@example.org" not in page
 
