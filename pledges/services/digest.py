@@ -19,11 +19,15 @@ from pledges.models import (
 from pledges.services import fund
 from pledges.services.ledger import AVAILABLE
 
+#: What a payment gave for good: not what was refunded or taken back by a dispute since.
+KEPT = Contribution.gross - Contribution.refunded - Contribution.disputed
+
 
 @dataclass
 class Digest:
     month: date
     currency: str
+    #: What they gave that month and kept giving (less refunds and disputes).
     given: int
     #: (case, amount of last month's money it received)
     cases: list[tuple[Case, int]] = field(default_factory=list)
@@ -56,7 +60,8 @@ def prefetch(supporter_ids: list[int], month: date, currency: str) -> None:
 
 
 def for_supporters(supporter_ids: list[int], month: date, currency: str) -> dict[int, Digest]:
-    """The digests of those who gave that month, by supporter id."""
+    """The digests of those who gave that month, by supporter id: not of those whose every
+    payment of the month went back to them."""
     start, end = month_bounds(month)
     in_month = (
         Contribution.supporter_id.in_(supporter_ids),
@@ -70,7 +75,7 @@ def for_supporters(supporter_ids: list[int], month: date, currency: str) -> dict
     for supporter_id, given, usable in db.session.execute(
         select(
             Contribution.supporter_id,
-            func.coalesce(func.sum(Contribution.gross), 0),
+            func.coalesce(func.sum(KEPT), 0),
             func.coalesce(func.sum(AVAILABLE), 0),
         )
         .where(*in_month)

@@ -87,7 +87,7 @@ def queue_digests(month: date) -> int:
             Supporter.erased_at.is_(None),
             Supporter.id.in_(
                 select(Contribution.supporter_id).where(
-                    Contribution.paid_at >= start, Contribution.paid_at < end
+                    Contribution.paid_at >= start, Contribution.paid_at < end, digest.KEPT > 0
                 )
             ),
         )

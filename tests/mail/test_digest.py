@@ -53,6 +53,33 @@ def test_the_digest_says_what_last_months_money_did_once(app, smtp):
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_the_digest_thanks_only_for_money_that_was_not_given_back(app, smtp):
+    """One supporter's October payment was refunded in full, another's in part: the first has
+    nothing to be told, the second is thanked for what stayed (found by review)."""
+    with app.app_context():
+        refunded = make_supporter("refunded@example.org")
+        partly = make_supporter("partly@example.org")
+        ledger.take_back(
+            make_contribution(make_pledge(refunded), gross=20_00, fee=50, paid_at=OCTOBER),
+            refunded=20_00,
+        )
+        ledger.take_back(
+            make_contribution(make_pledge(partly), gross=20_00, fee=50, paid_at=OCTOBER),
+            refunded=5_00,
+        )
+        db.session.commit()
+
+        reminders.queue_due(now=datetime(2026, 11, 1, 9, tzinfo=UTC))
+        db.session.commit()
+        assert _count("digest") == 1
+        assert mail_outbox.deliver_due().sent == 1
+    [message] = smtp.messages
+    assert message["To"] == "partly@example.org"
+    text = message.get_body(("plain",)).get_content()
+    assert "you gave €15.00" in text
+    assert "Still in the fund, for the next payout: €14.50" in text  # 20.00 - 0.50 - 5.00
+
+
 def test_the_card_expiry_warning_comes_in_the_month_before(app, smtp):
     with app.app_context():
         supporter = make_supporter("card@example.org", card_brand="visa", card_last4="4242",
