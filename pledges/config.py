@@ -224,7 +224,9 @@ def _read_or_create_secrets(path: Path) -> dict[str, str]:
 def _currency_problems(config: Mapping[str, Any]) -> list[str]:
     from babel.numbers import list_currencies
 
+    from pledges.money import minor_digits
     from pledges.payments.demo_rates import EUROS_PER_UNIT
+    from pledges.payments.stripe_gateway import currency_problem
 
     known = list_currencies()
     problems = [
@@ -241,6 +243,13 @@ def _currency_problems(config: Mapping[str, Any]) -> list[str]:
             f"demo payments have no rate for {code} (they know {', '.join(EUROS_PER_UNIT)})"
             for code in config["PLEDGE_CURRENCIES"]
             if code in known and code not in EUROS_PER_UNIT
+        ]
+    if config["PAYMENTS"] == "stripe":
+        codes = dict.fromkeys([config["FUND_CURRENCY"], *config["PLEDGE_CURRENCIES"]])
+        problems += [
+            problem
+            for code in codes
+            if code in known and (problem := currency_problem(code, minor_digits(code))) is not None
         ]
     return problems
 

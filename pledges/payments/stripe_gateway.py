@@ -16,6 +16,13 @@ from pledges.models import Case, Pledge, Setting, Supporter
 from pledges.payments.gateway import ProviderError
 
 PRODUCT_SETTING = "stripe_product_id"
+#: Currencies whose API amounts Stripe counts in whole units, or in thousandths (with a last
+#: digit of 0); every other one in hundredths (docs.stripe.com/currencies), whatever ISO 4217
+#: says: 1,000 ISK is `100000` to Stripe.
+STRIPE_ZERO_DECIMAL = frozenset(
+    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
+)
+STRIPE_THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
 SIGNATURE_TOLERANCE_SECONDS = 300
 
 
@@ -374,3 +381,18 @@ class ChargeFacts:
     created: int | None = None
     refunded: int = 0
     disputed: int = 0
+
+
+def currency_problem(code: str, minor_digits: int) -> str | None:
+    """Why amounts in this currency, counted in `minor_digits` as the app counts them, would
+    reach Stripe wrong, or None. The app sends its minor units as they are."""
+    if code in STRIPE_THREE_DECIMAL:
+        return f"Stripe wants amounts in {code} to end in 0, which the app does not ensure"
+    stripe_digits = 0 if code in STRIPE_ZERO_DECIMAL else 2
+    if stripe_digits != minor_digits:
+        return (
+            f"Stripe counts {code} in {stripe_digits} decimals where the app counts "
+            f"{minor_digits}: amounts would be charged {10 ** abs(stripe_digits - minor_digits)} "
+            "times off"
+        )
+    return None

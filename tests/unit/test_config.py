@@ -58,11 +58,19 @@ def test_a_complete_production_configuration_starts():
             "memory:// with 3 gunicorn workers",
         ),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        # Stripe counts these otherwise than ISO 4217, which the app's minor units follow.
+        ({"PLEDGE_CURRENCIES": "EUR,ISK"}, "Stripe counts ISK in 2 decimals .* 100 times off"),
+        ({"FUND_CURRENCY": "HUF"}, "Stripe counts HUF in 2 decimals"),
+        ({"PLEDGE_CURRENCIES": "EUR KWD"}, "Stripe wants amounts in KWD to end in 0"),
     ],
 )
 def test_production_refuses_an_unsafe_configuration(change, complaint):
     with pytest.raises(ConfigError, match=complaint):
         checked({**PRODUCTION, **change})
+
+
+def test_currencies_stripe_and_the_app_count_alike_are_accepted():
+    checked({**PRODUCTION, "FUND_CURRENCY": "EUR", "PLEDGE_CURRENCIES": "EUR,USD,JPY,UGX,GBP"})
 
 
 @pytest.mark.parametrize("allow", ["ALLOW_SQLITE_IN_PRODUCTION", "PLEDGES_ALLOW_SQLITE"])
