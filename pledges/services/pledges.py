@@ -54,11 +54,15 @@ def restart_ended(ended: Pledge, now: datetime | None = None) -> Pledge:
     """A new pending pledge like one that has ended, or the one a tap before made (within a
     day), so that tapping "restart" twice never opens two subscriptions' checkouts."""
     now = now or datetime.now(UTC)
+    case = ended.case if ended.case and ended.case.status == CaseStatus.OPEN else None
+    like_it = (ended.amount, ended.currency, case.id if case else None, None)
     for pledge in ended.supporter.pledges:
         recent = pledge.created_at > now - timedelta(days=1)
-        if pledge.status == PledgeStatus.PENDING and recent and pledge.amount == ended.amount:
+        # Only the very pledge a restart makes: anyone can start a pending pledge for an address
+        # on the public form, with a case, a currency or a name of their choosing.
+        same = (pledge.amount, pledge.currency, pledge.case_id, pledge.requested_public_name)
+        if pledge.status == PledgeStatus.PENDING and recent and same == like_it:
             return pledge
-    case = ended.case if ended.case and ended.case.status == CaseStatus.OPEN else None
     return start_pledge(
         email=ended.supporter.email,
         amount=ended.amount,

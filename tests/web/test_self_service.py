@@ -297,6 +297,26 @@ def test_restarting_an_ended_pledge_twice_opens_one_pledge(app, client, pledge_i
         assert len(db.session.scalars(select(Pledge)).all()) == 2
 
 
+def test_restarting_never_takes_over_a_pending_pledge_a_stranger_started(app, client, pledge_id):
+    """Anyone may start a pledge for an address on the public form: with the same amount but a
+    case and a name of their choosing, it is not the supporter's restart (found by review)."""
+    with app.app_context():
+        ended = db.session.get(Pledge, pledge_id)
+        ended.status = "canceled"
+        planted = make_pledge(ended.supporter, amount=ended.amount, status="pending",
+                              case=make_case(), requested_public_name="Planted")  # fmt: skip
+        planted_id = planted.id
+        db.session.commit()
+
+    client.post_form(f"/member/pledges/{pledge_id}/restart")
+
+    with app.app_context():
+        [restarted] = db.session.scalars(
+            select(Pledge).where(Pledge.status == "pending", Pledge.id != planted_id)
+        ).all()
+        assert (restarted.case_id, restarted.requested_public_name) == (None, None)
+
+
 def test_a_cancel_from_a_stale_tab_of_a_pledge_canceled_already_changes_nothing(
     app, client, pledge_id
 ):
