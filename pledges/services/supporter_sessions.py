@@ -2,6 +2,7 @@
 "sign out everywhere" ends them all."""
 
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -9,6 +10,10 @@ from pledges.crypto import token_hash
 from pledges.extensions import db
 from pledges.models import Supporter, SupporterSession
 from pledges.models.types import utcnow
+
+#: However often it is used, a signed-in browser asks for a new link after this long: a cookie
+#: copied off a shared or seized device stops working by itself.
+LIFETIME = timedelta(days=30)
 
 
 def begin(supporter: Supporter) -> str:
@@ -19,7 +24,8 @@ def begin(supporter: Supporter) -> str:
 
 
 def signed_in(supporter_id: int, raw: str | None) -> Supporter | None:
-    """The supporter, if this session of theirs is open (one query: it runs on every page)."""
+    """The supporter, if this session of theirs is open and not older than `LIFETIME` (one
+    query: it runs on every page)."""
     if not raw:
         return None
     return db.session.scalar(
@@ -30,6 +36,7 @@ def signed_in(supporter_id: int, raw: str | None) -> Supporter | None:
             Supporter.erased_at.is_(None),
             SupporterSession.token_hash == token_hash(raw),
             SupporterSession.ended_at.is_(None),
+            SupporterSession.created_at > utcnow() - LIFETIME,
         )
     )
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import LoginToken, OutboxEmail, OutboxStatus
+from pledges.models import LoginToken, OutboxEmail, OutboxStatus, SupporterSession
 from pledges.models.types import utcnow
 from pledges.services import auth_tokens, mail_outbox
 from tests.factories import make_contribution, make_pledge, make_supporter
@@ -123,6 +123,26 @@ def test_an_expired_link_is_refused(app, client):
 
     assert client.get(f"/login/{raw}").status_code == 410
     assert client.post_form(f"/login/{raw}").status_code == 410
+
+
+def test_a_signed_in_browser_asks_for_a_new_link_after_thirty_days(app, client, smtp):
+    """However often it is used: a copied cookie does not work forever (found by review)."""
+    with app.app_context():
+        make_supporter("member@example.org")
+    client.post_form("/login", {"email": "member@example.org"})
+    client.post_form(sign_in_link(app, smtp, "member@example.org").removeprefix(
+        "http://pledges.test"))  # fmt: skip
+    assert client.get("/member").status_code == 200
+
+    with app.app_context():
+        session = db.session.scalar(select(SupporterSession))
+        session.created_at = utcnow() - timedelta(days=29, hours=23)
+        db.session.commit()
+    assert client.get("/member").status_code == 200
+    with app.app_context():
+        db.session.scalar(select(SupporterSession)).created_at = utcnow() - timedelta(days=30)
+        db.session.commit()
+    assert client.get("/member").status_code == 302
 
 
 def test_tokens_are_stored_only_as_hashes(app, client, smtp):
