@@ -48,12 +48,21 @@ def template_gettext(translations: NullTranslations) -> Callable[..., str]:
 
     @pass_context
     def gettext(context: Context, string: str, **variables: Any) -> str:
-        translated = translations.ugettext(string)
+        translated = _one_full_stop(translations.ugettext(string), variables)
         if context.eval_ctx.autoescape:
             translated = Markup(translated)
         return translated % variables
 
     return gettext
+
+
+def _one_full_stop(translated: str, variables: dict[str, Any]) -> str:
+    """A value that brings its own full stop ("Ana P.", a Ukrainian date's "2027 р.") ends the
+    sentence with it, instead of getting a second one."""
+    for name, value in variables.items():
+        if isinstance(value, str) and value.endswith(".") and not value.endswith(".."):
+            translated = translated.replace(f"%({name})s.", f"%({name})s")
+    return translated
 
 
 def default_locale() -> str:

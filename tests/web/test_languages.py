@@ -2,6 +2,7 @@
 browser asks for, else the fund's own; dates and amounts formatted for it."""
 
 import re
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 
@@ -129,6 +130,23 @@ def test_amounts_and_dates_are_formatted_for_the_language(app, client):
     with app.app_context():
         paid = db.session.scalar(select(Contribution.paid_at))
     assert f"{paid:%d.%m.%Y}" in german and f"{paid:%b} {paid.day}, {paid.year}" in english
+
+
+def test_a_value_ending_a_sentence_with_its_own_full_stop_gets_no_second(app, client):
+    """A Ukrainian date ends in "р.", a name may end in an initial: "р.." and "P.." read as
+    typos (found on a phone)."""
+    with app.app_context():
+        supporter = make_supporter("reader@example.org", public_name="Ana P.", locale="uk")
+        make_pledge(supporter, next_charge_at=datetime(2027, 1, 3, 9, tzinfo=UTC))
+        supporter_id = supporter.id
+    sign_in_supporter(app, client, supporter_id)
+
+    ukrainian = client.get("/member").get_data(as_text=True)
+    assert "3 січня 2027\u202fр." in ukrainian and "р.." not in ukrainian
+    client.post_form("/language", {"locale": "en", "next": "/"})
+    english = client.get("/member").get_data(as_text=True)
+    assert "Shown publicly as Ana P." in english and "P.." not in english
+    assert "on January 3, 2027." in english  # a sentence still ends where its value does not
 
 
 def _demo_texts(app) -> set[str]:
