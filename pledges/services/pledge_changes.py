@@ -61,7 +61,7 @@ def resume(pledge: Pledge, now: datetime | None = None) -> bool:
         return False
     now = now or utcnow()
     gateway().resume(pledge)
-    next_charge = _next_in_rhythm(pledge.paused_until, now)
+    next_charge = charges_again_on(pledge, now)
     pledge.status, pledge.paused_until = PledgeStatus.ACTIVE, None
     pledge.next_charge_at = None if pledge.ends_at else next_charge
     _confirm(pledge, "resumed")
@@ -92,6 +92,12 @@ def cancel(pledge: Pledge, reason: str | None = None, now: datetime | None = Non
         pledge.next_charge_at = None
     _confirm(pledge, "canceled")
     return True
+
+
+def charges_again_on(pledge: Pledge, now: datetime | None = None) -> datetime:
+    """When a paused pledge resumed now charges next: the next date of its monthly rhythm,
+    nothing at once."""
+    return _next_in_rhythm(pledge.paused_until, now or utcnow())
 
 
 def ends_if_canceled(pledge: Pledge, now: datetime | None = None) -> datetime | None:

@@ -3,7 +3,17 @@ the same answer, status and work for every address."""
 
 import uuid
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from pledges.extensions import client_address, db, limiter, login_manager
@@ -108,6 +118,7 @@ def logout() -> Response:
     supporter_sessions.end(session.pop(SESSION_KEY, None))
     db.session.commit()
     logout_user()
+    flash(_("You are signed out."))
     return redirect(url_for("public.index"), code=303)
 
 
@@ -119,4 +130,5 @@ def logout_everywhere() -> Response:
     session.pop(SESSION_KEY, None)
     db.session.commit()
     logout_user()
+    flash(_("You are signed out on every device. A new link signs you in again."))
     return redirect(url_for("public.index"), code=303)

@@ -142,6 +142,7 @@ def _card_forms(**bound: object) -> dict:
         "pause_form": PauseForm(formdata=None),
         "cancel_form": CancelForm(formdata=None),
         "cancel_ends_on": pledge_changes.ends_if_canceled,
+        "resume_charges_on": pledge_changes.charges_again_on,
     }
     forms.update(bound)
     if "earmark_cases" not in forms:

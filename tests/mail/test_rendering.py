@@ -1,6 +1,8 @@
 """Each email reads in its reader's language exactly as Flask-Babel's own `_()` would write
 it: the mail worker binds the templates' `_()` to one catalogue per language, for speed."""
 
+import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -12,6 +14,16 @@ from pledges.services import emails, ledger
 from tests.factories import make_case, make_contribution, make_pledge, make_supporter
 
 OCTOBER = datetime(2026, 10, 10, 12, tzinfo=UTC)
+
+
+def one_full_stop(rendered: emails.RenderedEmail) -> emails.RenderedEmail:
+    single = re.compile(r"(?<!\.)\.\.(?!\.)")
+    return replace(
+        rendered,
+        subject=single.sub(".", rendered.subject),
+        text=single.sub(".", rendered.text),
+        html=single.sub(".", rendered.html),
+    )
 
 
 def render_both_ways(rows: list[OutboxEmail], monkeypatch) -> tuple[list, list]:  # noqa: ANN001
@@ -48,7 +60,10 @@ def test_emails_read_as_flask_babels_gettext_writes_them(app, monkeypatch, local
 
         bound, installed = render_both_ways(rows, monkeypatch)
 
-    assert bound == installed
+    # Beside Flask-Babel's `_()`, ours only keeps a value's own full stop from being doubled
+    # ("вкл.." in Russian).
+    assert bound == [one_full_stop(rendered) for rendered in installed]
+    assert all(".." not in rendered.text.replace("...", "") for rendered in bound)
     assert all(rendered is not None for rendered in bound)
     if locale == "de":
         assert "Wohin es ging, auf den Cent genau:" in bound[0].text

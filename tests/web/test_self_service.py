@@ -123,8 +123,21 @@ def test_a_paused_pledge_says_it_would_end_when_its_paid_period_does(app, client
     card = client.get("/member").get_data(as_text=True)
 
     assert f"the pledge ends on {_long(charge)}." in card
+    assert (
+        f"Nothing is charged when you resume: the next charge is €10.00 on {_long(charge)}." in card
+    )
     client.post_form(f"/member/pledges/{pledge_id}/cancel")
     assert _pledge(app, pledge_id).ends_at == charge
+
+
+def test_resuming_charges_on_the_day_the_card_said(app, client, pledge_id):
+    client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "1"})
+    card = client.get("/member").get_data(as_text=True)
+    said = card.split("Nothing is charged when you resume: the next charge is €10.00 on ")[1]
+
+    client.post_form(f"/member/pledges/{pledge_id}/resume")
+
+    assert said.startswith(f"{_long(_pledge(app, pledge_id).next_charge_at)}.")
 
 
 def test_a_pause_or_cancel_of_an_ended_pledge_is_refused(app, client, pledge_id):
@@ -170,7 +183,8 @@ def test_signing_out_ends_the_session_on_the_server(app, client, pledge_id):
         supporter_id = db.session.get(Pledge, pledge_id).supporter_id
     sign_in_supporter(app, other_browser, supporter_id)
 
-    assert client.post_form("/logout").status_code == 303
+    signed_out = client.post_form("/logout", follow_redirects=True)
+    assert "You are signed out." in signed_out.get_data(as_text=True)
     thief = app.test_client()
     thief.set_cookie("session", copied)
     assert thief.get("/member").status_code == 302  # the copy is worth nothing
@@ -180,7 +194,8 @@ def test_signing_out_ends_the_session_on_the_server(app, client, pledge_id):
     sign_in_supporter(app, client, supporter_id)
     third = app.test_client()
     sign_in_supporter(app, third, supporter_id)
-    assert third.post_form("/logout/everywhere").status_code == 303
+    everywhere = third.post_form("/logout/everywhere", follow_redirects=True)
+    assert "You are signed out on every device." in everywhere.get_data(as_text=True)
     assert client.get("/member").status_code == 302
 
 
