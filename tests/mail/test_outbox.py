@@ -1,6 +1,6 @@
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,7 +15,8 @@ from tests.factories import make_pledge, make_supporter
 
 def queue_welcome(app) -> int:
     with app.app_context():
-        pledge = make_pledge(make_supporter("welcome@example.org"), amount=15_00)
+        pledge = make_pledge(make_supporter("welcome@example.org"), amount=15_00,
+                             next_charge_at=datetime(2027, 1, 3, 9, tzinfo=UTC))  # fmt: skip
         row = mail_outbox.enqueue(
             "welcome",
             recipient="welcome@example.org",
@@ -43,6 +44,7 @@ def test_welcome_email_goes_out_over_smtp_with_both_parts(app, smtp):
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "€15.00" in text and "€15.00" in html
+    assert "Next charge: €15.00 on January 3, 2027." in text and "January 3, 2027" in html
     assert "http://pledges.test/login/" in text
     assert 'href="http://pledges.test/login/' in html
 
