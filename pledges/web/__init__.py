@@ -44,6 +44,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(demo.bp)
     app.register_blueprint(embed.bp)
+    embed.init_app(app)
     app.register_blueprint(flyer.bp)
     app.register_blueprint(language.bp)
     api.init_app(app)

@@ -4,7 +4,17 @@ Only aggregates, no script, no cookie and no per-visitor token, so a shared cach
 for a few minutes; only the origins in EMBED_ALLOWED_ORIGINS may frame it.
 """
 
-from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    make_response,
+    render_template,
+    request,
+)
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from pledges import i18n
 from pledges.extensions import login_manager
@@ -15,6 +25,21 @@ from pledges.web.rendering import absolute_url
 bp = Blueprint("embed", __name__, url_prefix="/embed")
 
 THEMES = ("light", "dark")
+
+
+class _StrangersSessions(SecureCookieSessionInterface):
+    """Flask's cookie sessions, but an answer any cache may share neither sets a cookie nor
+    says it varies with one (Flask-Login looks into the session after every request, and
+    Flask then adds `Vary: Cookie`)."""
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if g.get("shared_response"):
+            return
+        super().save_session(app, session, response)
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = _StrangersSessions()
 
 
 @bp.before_request

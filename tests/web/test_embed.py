@@ -119,6 +119,7 @@ def test_a_signed_in_supporter_gets_the_same_anonymous_widget(app, client):
     page = response.get_data(as_text=True)
 
     assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers["Vary"]  # a cache may give it to anyone
     assert client.get_cookie("session").value == session_before
     assert "Ada" not in page and "ada@example.org" not in page and "Sign out" not in page
     assert client.get("/member").status_code == 200  # still signed in on the fund's pages
