@@ -2,6 +2,7 @@
 pledge's card, a plain post comes back to the page, and each real change is confirmed by one
 email — a repeated request changes and sends nothing."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -160,6 +161,21 @@ def test_the_earmark_changes_for_future_payments(app, client, pledge_id):
     unknown = client.post_form(f"/member/pledges/{pledge_id}/earmark", {"earmark": "nope"},
                                htmx=True)  # fmt: skip
     assert unknown.status_code == 422
+
+
+def test_a_pledge_to_a_closed_case_says_so_and_offers_to_choose_again(app, client, pledge_id):
+    """Closing a case does not move anyone's money; the supporter is told, with the choice
+    open (found on a phone: the page still said "Goes to" the case, nothing more)."""
+    with app.app_context():
+        pledge = db.session.get(Pledge, pledge_id)
+        pledge.case = make_case(slug="gear", title="Protective gear", status="closed")
+        make_case(slug="medics", title="Medics")
+        db.session.commit()
+
+    page = client.get("/member").get_data(as_text=True)
+
+    assert "This case is closed. Your payments still go to it, and only to it" in page
+    assert re.search(r"<details open>\s*<summary>Change where it goes</summary>", page)
 
 
 def test_nobody_changes_someone_elses_pledge(app, client, pledge_id):
