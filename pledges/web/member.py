@@ -334,7 +334,10 @@ def receipt(contribution_id: int) -> str:
 def statement(year: int) -> str:
     """Everything given in a year, with totals, to print or keep."""
     supporter = current_supporter()
-    given = [c for c in supporter.contributions if c.paid_at.year == year]
+    given = sorted(
+        (c for c in supporter.contributions if c.paid_at.year == year), key=lambda c: c.paid_at
+    )
+    # A total for each currency paid in, in the order the rows first show it.
     totals: dict[str, dict[str, int]] = {}
     for c in given:
         total = totals.setdefault(c.paid_currency, {"gross": 0, "returned": 0})
@@ -344,7 +347,7 @@ def statement(year: int) -> str:
         "member/statement.html",
         supporter=supporter,
         year=year,
-        contributions=sorted(given, key=lambda c: c.paid_at),
+        contributions=given,
         totals=totals,
         to_fund=sum(c.available for c in given),
         ledger_currency=current_app.config["FUND_CURRENCY"],

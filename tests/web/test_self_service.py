@@ -256,6 +256,22 @@ def test_receipts_and_the_yearly_statement(app, client, pledge_id):
     assert "€16.00" in statement and "after €4.00 returned" in statement
 
 
+def test_the_statement_totals_each_currency_in_the_order_of_its_rows(app, client, pledge_id):
+    """Paid in euros in March, in dollars in May: the euro total comes first, as its rows do
+    (the supporter's payments come newest first, and once gave the totals that order)."""
+    with app.app_context():
+        pledge = db.session.get(Pledge, pledge_id)
+        make_contribution(pledge, gross=10_00, paid_at=datetime(2026, 3, 1, tzinfo=UTC))
+        in_dollars = make_pledge(pledge.supporter, currency="USD", amount=12_00)
+        make_contribution(in_dollars, gross=10_00, paid=12_00,
+                          paid_at=datetime(2026, 5, 1, tzinfo=UTC))  # fmt: skip
+    statement = client.get("/member/statement/2026").get_data(as_text=True)
+    rows = statement[statement.index("<tbody>") : statement.index("</tbody>")]
+    totals = statement[statement.index("<tfoot>") : statement.index("</tfoot>")]
+    assert rows.index("€10.00") < rows.index("$12.00")
+    assert totals.index("€10.00") < totals.index("$12.00")
+
+
 def test_demo_billing_does_what_stripe_does_each_day(app, runner, pledge_id):
     after_pause = add_months(NEXT, 2) + timedelta(days=1)
     with app.app_context():
