@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from pledges.extensions import db
 from pledges.forms.organizer import InviteForm
 from pledges.models import Organizer, OrganizerRole
-from pledges.services import api_tokens, audit, organizers
+from pledges.services import api_tokens, audit, audit_reading, organizers
 from pledges.web.organizer import access, bp
 from pledges.web.rendering import redirect_to, render_partial
 
@@ -92,7 +92,7 @@ def audit_log() -> str:
     entries = audit.page(before)
     return render_template(
         "organizer/audit.html",
-        entries=entries,
+        readings=audit_reading.read(entries),
         api_tokens=api_tokens.named({e.api_token_id for e in entries if e.api_token_id}),
         older=entries[-1].id if len(entries) == audit.PAGE else None,
     )
