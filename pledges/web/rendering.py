@@ -59,10 +59,13 @@ def no_store(response: Response) -> Response:
 
 
 def page_for_anyone(key: tuple, template: str, **context: object) -> str:
-    """`template` rendered once for every visitor who is not signed in, has no message waiting
-    and asked for the plain address, kept as long as the public figures (PUBLIC_CACHE_SECONDS),
-    with each visitor's own CSRF token put in. Anyone else gets it rendered for them."""
-    if current_user.is_authenticated or flask_request.query_string or session.get("_flashes"):
+    """`template` rendered once for every visitor who is not signed in (as a supporter or an
+    organizer), has no message waiting and asked for the plain address, kept as long as the
+    public figures (PUBLIC_CACHE_SECONDS), with each visitor's own CSRF token put in. Anyone
+    else gets it rendered for them."""
+    # An organizer's session ("organizer", organizer.access.SESSION_KEY) changes the header.
+    personal = current_user.is_authenticated or "organizer" in session
+    if personal or flask_request.query_string or session.get("_flashes"):
         return render_template(template, **context)
     page = public_cache.cached(("page for anyone", *key), lambda: _rendered(template, context))
     return page.replace(_TOKEN_PLACEHOLDER, generate_csrf())

@@ -94,3 +94,15 @@ def test_a_signed_in_supporter_gets_the_page_made_for_them(app, client):
     sign_in_supporter(app, client, supporter_id)
     page = client.get("/").get_data(as_text=True)
     assert "Your pledge" in page and "Sign out" in page
+
+
+def test_a_signed_in_organizers_page_is_never_kept_for_anyone(app, client):
+    from tests.factories import make_organizer
+    from tests.organizer.signing_in import sign_in
+
+    with app.app_context():
+        organizer_id = make_organizer().id
+    sign_in(app, client, organizer_id)
+    assert "Organizer dashboard" in client.get("/").get_data(as_text=True)
+    anyone = app.test_client().get("/").get_data(as_text=True)
+    assert "Organizer dashboard" not in anyone and 'href="/login"' in anyone

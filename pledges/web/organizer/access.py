@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import TypeVar
 
-from flask import abort, g, request, session, url_for
+from flask import abort, g, has_request_context, request, session, url_for
 
 from pledges.extensions import db
 from pledges.models import Organizer
@@ -66,6 +66,19 @@ def signed_in(*, fully: bool = True) -> Organizer | None:
     if organizer is None or not organizer.is_active or organizer.session_epoch != state["epoch"]:
         return None
     return organizer
+
+
+@bp.app_context_processor
+def header() -> dict:
+    """Every page's header offers an organizer who is signed in (both factors) their dashboard
+    and sign-out, instead of the supporters' "Pledge" and "Sign in"."""
+
+    def signed_in_organizer() -> Organizer | None:
+        if not has_request_context() or SESSION_KEY not in session:
+            return None  # an email, or a visitor who is no organizer: nothing to look up
+        return g.get("organizer") or signed_in()
+
+    return {"signed_in_organizer": signed_in_organizer}
 
 
 def current() -> Organizer:
