@@ -114,3 +114,9 @@ def test_the_yearly_statement_fits_a_phone_in_every_language(app, live_server, p
         expect(page.get_by_role("button", name=language)).to_have_attribute("aria-pressed", "true")
         assert _page_width(page) <= PHONE, language
         assert _right_edge(page, "table.statement") <= _right_edge(page, "article"), language
+
+    # Printed on A4 (about 718 px between the margins) it is a table, inside its card.
+    page.set_viewport_size({"width": 718, "height": 1000})
+    page.emulate_media(media="print")
+    expect(page.locator("table.statement thead")).to_be_visible()
+    assert _right_edge(page, "table.statement") <= _right_edge(page, "article")
