@@ -326,9 +326,6 @@ class StripeGateway:
         )
         return client.v1.webhook_endpoints.list(params={"limit": 100}).to_dict()["data"]
 
-    def fetch_dispute(self, dispute_id: str) -> dict[str, Any]:
-        return self.client.v1.disputes.retrieve(dispute_id).to_dict()
-
     def fetch_charge(self, charge_id: str) -> dict[str, Any]:
         return self.client.v1.charges.retrieve(charge_id).to_dict()
 
