@@ -155,7 +155,9 @@ def test_a_database_restart_gives_a_clean_503_and_the_app_recovers(
     print("answers by phase:", answers)
     statuses = {status for _phase, status in answers}
     assert statuses <= {200, 503}, answers  # no 500, no broken connection, ever
-    assert answers.get(("before", 200), 0) > 20
+    # The wait above saw 20 answers before the stop; one sent then may be counted as "before to
+    # stopping" (a run of CI had exactly 20, and `> 20` failed).
+    assert answers.get(("before", 200), 0) >= 20
     down = {status for phase, status in answers if phase == "down"}
     assert down == {503}, answers
     page = load.bodies["down", 503, "/"]
@@ -164,7 +166,7 @@ def test_a_database_restart_gives_a_clean_503_and_the_app_recovers(
     assert api_status == 503 and api_body.startswith("{")  # the API's problem document
     # Recovered without restarting gunicorn: every request after the restart succeeds.
     assert {status for phase, status in answers if phase == "after"} == {200}, answers
-    assert answers["after", 200] > 20
+    assert answers["after", 200] >= 20
 
 
 def test_a_connection_that_dies_after_the_answer_is_made_still_gives_the_answer(app, client):
