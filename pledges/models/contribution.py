@@ -13,7 +13,10 @@ class Contribution(db.Model):
 
     The supporter paid `paid_amount` in `paid_currency`; everything else is in the fund's ledger
     currency (`currency`): what reached the fund before (`gross`) and after (`net`) the
-    processor's fee, and what was taken back.
+    processor's fee, and what was taken back. What was taken back is also kept as the processor
+    states it, in the currency paid (`refunded_paid`, `disputed_paid`): the ledger's amounts are
+    converted from those totals (`ledger.take_back`), never added up from converted parts, so a
+    payment given back in parts is given back to the cent.
     """
 
     __tablename__ = "contributions"
@@ -25,6 +28,11 @@ class Contribution(db.Model):
         CheckConstraint(
             "refunded >= 0 AND disputed >= 0 AND refunded + disputed <= gross",
             name="withdrawn_within_gross",
+        ),
+        CheckConstraint(
+            "refunded_paid >= 0 AND disputed_paid >= 0"
+            " AND refunded_paid + disputed_paid <= paid_amount",
+            name="withdrawn_within_paid",
         ),
         # The ledger reads a pool (one case's earmarked money, or the general fund) in paid
         # order from where it last stopped. Two indexes, as PostgreSQL orders an IS NULL scan no
@@ -61,6 +69,9 @@ class Contribution(db.Model):
     refunded: Mapped[int] = mapped_column(default=0)
     #: Taken back by a card dispute (chargeback).
     disputed: Mapped[int] = mapped_column(default=0)
+    #: The two above as the processor states them, in the currency paid.
+    refunded_paid: Mapped[int] = mapped_column(default=0)
+    disputed_paid: Mapped[int] = mapped_column(default=0)
     #: The pledge's earmark when this was paid: a later change of earmark does not move it.
     earmarked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     provider: Mapped[str] = mapped_column(String(16))
@@ -94,11 +105,8 @@ class Contribution(db.Model):
 
     @property
     def paid_returned(self) -> int:
-        """What was refunded or disputed, in the currency paid, at this payment's own rate."""
-        taken = self.refunded + self.disputed
-        if not self.converted:
-            return taken
-        return self.paid_amount if taken >= self.gross else taken * self.paid_amount // self.gross
+        """What was refunded or disputed, in the currency paid."""
+        return self.refunded_paid + self.disputed_paid
 
     @property
     def status(self) -> str:

@@ -229,10 +229,12 @@ class DemoGateway:
         )
 
     def refund(self, contribution: Contribution, amount: int | None = None) -> None:
-        """What Stripe's `charge.refunded` does: all of it, or `amount` more, goes back."""
-        refunded = contribution.gross if amount is None else contribution.refunded + amount
+        """What Stripe's `charge.refunded` does: all of it, or `amount` more (in the currency
+        paid), goes back."""
+        paid = contribution.paid_amount
+        refunded = paid if amount is None else contribution.refunded_paid + amount
         ledger.take_back(contribution, refunded=refunded)
 
     def dispute(self, contribution: Contribution) -> None:
         """What Stripe's `charge.dispute.created` does: the bank takes the payment back."""
-        ledger.take_back(contribution, disputed=contribution.gross - contribution.refunded)
+        ledger.take_back(contribution, disputed=contribution.paid_amount)

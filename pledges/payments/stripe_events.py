@@ -296,6 +296,7 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
     "charge.refunded": stripe_take_backs.charge_refunded,
+    "refund.updated": stripe_take_backs.refund_changed,
     "charge.dispute.created": stripe_take_backs.dispute_changed,
     "charge.dispute.funds_withdrawn": stripe_take_backs.dispute_changed,
     "charge.dispute.funds_reinstated": stripe_take_backs.dispute_changed,

@@ -24,6 +24,8 @@ STRIPE_ZERO_DECIMAL = frozenset(
 )
 STRIPE_THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
 SIGNATURE_TOLERANCE_SECONDS = 300
+#: A refund in these states gave nothing back to the card, or gave it back to the account.
+REFUNDS_NOT_MADE = frozenset({"failed", "canceled"})
 
 
 def id_of(value: str | dict | None) -> str | None:
@@ -232,17 +234,30 @@ class StripeGateway:
             intent_id, params={"expand": ["latest_charge.balance_transaction"]}
         ).to_dict()
         charge = intent.get("latest_charge") or {}
-        refunded = charge.get("amount_refunded", 0)
         balance = charge.get("balance_transaction") or {}
         return ChargeFacts(
             fee=balance.get("fee", 0),
             settled_amount=balance.get("amount"),
             settled_currency=(balance.get("currency") or "").upper() or None,
             charge_id=charge.get("id"),
-            refunded=refunded,
+            refunded=self.withdrawn_by_refunds(charge),
             disputed=self.withdrawn_by_disputes(charge),
             receipt_url=charge.get("receipt_url"),
             created=charge.get("created"),
+        )
+
+    def withdrawn_by_refunds(self, charge: dict[str, Any]) -> int:
+        """What refunds take from a charge: those made, or on their way out. A refund that
+        failed (a closed card) or was canceled gave the money back to the account: the refunds
+        say, whatever `amount_refunded` still counts (one more call, for a refunded charge
+        only)."""
+        if not charge.get("amount_refunded"):
+            return 0
+        refunds = self.client.v1.refunds.list(params={"charge": charge["id"], "limit": 100})
+        return sum(
+            refund.get("amount", 0)
+            for refund in refunds.to_dict()["data"]
+            if refund.get("status") not in REFUNDS_NOT_MADE
         )
 
     def withdrawn_by_disputes(self, charge: dict[str, Any]) -> int:
@@ -259,7 +274,7 @@ class StripeGateway:
             if dispute.get("status") != "won"
             and not dispute.get("status", "").startswith("warning_")
         )
-        return min(holding, charge.get("amount", 0) - charge.get("amount_refunded", 0))
+        return holding
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -359,7 +374,7 @@ class StripeGateway:
             if "amount" in balance:
                 facts.settled_amount = (facts.settled_amount or 0) + balance["amount"]
                 facts.settled_currency = balance.get("currency", "").upper() or None
-            facts.refunded += charge.get("amount_refunded", 0)
+            facts.refunded += self.withdrawn_by_refunds(charge)
             facts.disputed += self.withdrawn_by_disputes(charge)
         return facts
 

@@ -367,9 +367,9 @@ def _refunded_charge(charge_id: str, gateway: StripeGateway, done: SyncReport) -
     contribution = pledges.find_contribution_by_charge(charge_id)
     if contribution is None:
         return  # not ours, or its payment is unknown (and listed as such)
-    before = contribution.refunded
+    before = contribution.refunded_paid
     charge_refunded({"id": charge_id}, gateway)
-    if contribution.refunded != before:
+    if contribution.refunded_paid != before:
         log.info("sync-stripe: contribution %s refunded", contribution.id)
         done.refunds_applied += 1
 
@@ -378,8 +378,8 @@ def _dispute(dispute: dict[str, Any], gateway: StripeGateway, done: SyncReport) 
     contribution = pledges.find_contribution_by_charge(id_of(dispute.get("charge")) or "")
     if contribution is None:
         return
-    before = contribution.disputed
+    before = contribution.disputed_paid
     dispute_changed(dispute, gateway)
-    if contribution.disputed != before:
+    if contribution.disputed_paid != before:
         log.info("sync-stripe: contribution %s dispute %s", contribution.id, dispute["status"])
         done.disputes_applied += 1

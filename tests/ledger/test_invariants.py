@@ -35,9 +35,11 @@ disbursement = st.tuples(
 )
 refund = st.tuples(st.just("refund"), st.integers(0, 10**6), st.integers(1, 100))  # which, percent
 dispute = st.tuples(st.just("dispute"), st.integers(0, 10**6))
+#: A refund that failed or a dispute won: what is still held back, in percent of what was.
+give_back = st.tuples(st.just("give back"), st.integers(0, 10**6), st.integers(0, 99))
 reversal = st.tuples(st.just("reverse"), st.integers(0, 10**6), st.integers(0, DAYS))
 history = st.lists(
-    st.one_of(payment, payment, disbursement, disbursement, refund, dispute, reversal),
+    st.one_of(payment, payment, disbursement, disbursement, refund, dispute, give_back, reversal),
     max_size=25,
 )
 
@@ -67,10 +69,17 @@ def play(steps) -> None:  # noqa: ANN001
         elif paid:
             contribution = db.session.get(Contribution, paid[step[1] % len(paid)])
             if kind == "refund":
-                share = contribution.gross * step[2] // 100
-                ledger.take_back(contribution, refunded=contribution.refunded + share)
+                share = contribution.paid_amount * step[2] // 100
+                ledger.take_back(contribution, refunded=contribution.refunded_paid + share)
+            elif kind == "dispute":
+                ledger.take_back(contribution, disputed=contribution.paid_amount)
             else:
-                ledger.take_back(contribution, disputed=contribution.gross - contribution.refunded)
+                ledger.take_back(
+                    contribution,
+                    refunded=contribution.refunded_paid * step[2] // 100,
+                    disputed=contribution.disputed_paid * step[2] // 100,
+                    exactly=True,
+                )
             db.session.commit()
         assert ledger.check() == [], step
 

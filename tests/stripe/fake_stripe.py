@@ -517,7 +517,9 @@ class FakeStripe:
 
     def refund(self, invoice_id: str, amount: int | None = None) -> dict[str, Any]:
         """Money given back on an invoice's charge: a Refund object, and the charge's total."""
-        charge = self.charge_of(invoice_id)
+        return self.refund_charge(self.charge_of(invoice_id), amount)
+
+    def refund_charge(self, charge: dict[str, Any], amount: int | None = None) -> dict[str, Any]:
         amount = amount or charge["amount"]
         charge["amount_refunded"] = charge.get("amount_refunded", 0) + amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
@@ -526,6 +528,15 @@ class FakeStripe:
             {"id": _new_id("re"), "charge": charge["id"], "amount": amount, "status": "succeeded"},
         )
         return charge
+
+    def fail_refund(self, charge_id: str) -> dict[str, Any]:
+        """The charge's last refund failed (a closed card): its money is back in the account.
+        Whether Stripe then lowers the charge's `amount_refunded` it does not say: here it
+        does not, the harder case."""
+        refund = [r for r in self.objects["refund"].values() if r["charge"] == charge_id][-1]
+        refund["status"] = "failed"
+        refund["failure_reason"] = "expired_or_canceled_card"
+        return refund
 
     def dispute(self, invoice_id: str, *, amount: int | None = None) -> dict[str, Any]:
         """A chargeback of the invoice's charge, of all of it unless told."""

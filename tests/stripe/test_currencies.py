@@ -101,6 +101,32 @@ def test_a_refund_in_dollars_comes_off_the_ledger_in_euros(app, client, fake_str
         assert ledger.check() == []
 
 
+def test_a_payment_given_back_in_parts_is_given_back_to_the_cent(
+    app, client, fake_stripe, post_webhook
+):
+    """Found by review: each part was converted to euros on its own and rounded down, so a
+    $3.33 refund showed as $3.32, and $3.33 refunded plus $6.67 lost to a dispute left a cent
+    in the books."""
+    _session, paid = pledge_in_dollars(app, client, fake_stripe, post_webhook)
+    invoice_id = paid["invoice"]["id"]
+
+    charge = fake_stripe.refund(invoice_id, amount=333)
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert contribution.paid_returned == 333
+        assert contribution.refunded == 333 * contribution.gross // 1000
+    dispute = fake_stripe.dispute(invoice_id, amount=667)
+    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert contribution.paid_returned == 1000
+        assert contribution.refunded + contribution.disputed == contribution.gross
+        assert (contribution.available, contribution.fee_borne) == (0, 0)
+        assert ledger.check() == []
+
+
 def test_the_supporter_sees_what_they_paid_and_what_reached_the_fund(
     app, client, fake_stripe, post_webhook
 ):

@@ -155,7 +155,7 @@ def test_a_gift_paid_later_by_bank_debit_is_recorded_then(
         )
 
     paid["payment_status"] = "paid"
-    fake_stripe.charge_of_intent(paid["payment_intent"])["amount_refunded"] = 10_00
+    fake_stripe.refund_charge(fake_stripe.charge_of_intent(paid["payment_intent"]), 10_00)
     event = fake_stripe.event("checkout.session.async_payment_succeeded", paid)
     assert post_webhook(event).status_code == 200
     with app.app_context():

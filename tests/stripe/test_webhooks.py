@@ -396,6 +396,50 @@ def test_refund_that_arrived_before_its_payment_is_not_lost(
         assert contribution.refunded == 500
 
 
+def test_a_refund_that_failed_gives_the_money_back_to_the_ledger(
+    app, checkout, fake_stripe, post_webhook
+):
+    """Found by review: a refund only ever took money; one that failed (the card was closed)
+    left the fund holding money its books said was gone."""
+    from tests.factories import make_case
+
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"], amount=500)
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    charge = fake_stripe.refund(checkout["invoice"]["id"])  # then the rest: nothing left
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    with app.app_context():
+        ledger.record_disbursement(make_case(), 10_00, date.today())
+        db.session.commit()
+        assert ledger.given(1) == 0
+
+    failed = fake_stripe.fail_refund(charge["id"])  # the second refund, of 1500
+    assert post_webhook(fake_stripe.event("refund.updated", failed)).status_code == 200
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.refunded, contribution.available) == (500, 2000 - 55 - 500)
+        assert contribution.status == "part-refunded"
+        # The disbursement that found no money now takes what came back.
+        assert ledger.given(contribution.id) == 10_00
+        assert ledger.check() == []
+
+    # A replayed `charge.refunded`, read afresh, does not take it again.
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    assert disputed_and_available(app) == (0, 2000 - 55 - 500)
+
+
+def test_a_payment_recorded_after_its_refund_failed_keeps_the_money(
+    app, checkout, fake_stripe, post_webhook
+):
+    charge = fake_stripe.refund(checkout["invoice"]["id"])
+    fake_stripe.fail_refund(charge["id"])
+
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+
+    assert disputed_and_available(app) == (0, 2000 - 55)
+
+
 def test_dispute_won_gives_the_money_back_to_the_ledger(app, checkout, fake_stripe, post_webhook):
     from tests.factories import make_case
 

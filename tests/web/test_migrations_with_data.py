@@ -112,3 +112,79 @@ def test_names_kept_by_earlier_confirmations_are_removed_from_the_outbox(fund_ap
         ]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_refunds_and_disputes_made_before_0015_are_kept_in_the_currency_paid(fund_app):
+    """0015 keeps what went back in the currency paid; before, only the ledger's amounts were
+    kept, and the pages converted them back."""
+    app, _ = fund_app
+    with app.app_context():
+        upgrade(revision="0014")
+        db.session.execute(
+            text(
+                "INSERT INTO supporters (id, email_index, email, locale, created_at) "
+                "VALUES (1, 'i', 'sealed', 'en', '2026-11-01')"
+            )
+        )
+        insert = text(
+            "INSERT INTO contributions (id, supporter_id, currency, paid_amount, paid_currency, "
+            "gross, fee, net, refunded, disputed, provider, provider_payment_id, paid_at, "
+            "created_at) VALUES (:id, 1, 'EUR', :paid, :paid_currency, :gross, 0, :gross, "
+            ":refunded, :disputed, 'stripe', :id, '2026-11-01', '2026-11-01')"
+        )
+        for row in [
+            # In the ledger's currency: the same amounts.
+            {
+                "id": 1,
+                "paid": 2000,
+                "paid_currency": "EUR",
+                "gross": 2000,
+                "refunded": 500,
+                "disputed": 1500,
+            },
+            # Converted, in part: back at the payment's rate, rounded down as the pages did.
+            {
+                "id": 2,
+                "paid": 1000,
+                "paid_currency": "USD",
+                "gross": 912,
+                "refunded": 228,
+                "disputed": 0,
+            },
+            # Converted: the cent the old rounding left, then all of it given back.
+            {
+                "id": 3,
+                "paid": 1000,
+                "paid_currency": "USD",
+                "gross": 912,
+                "refunded": 303,
+                "disputed": 608,
+            },
+            {
+                "id": 4,
+                "paid": 1000,
+                "paid_currency": "USD",
+                "gross": 912,
+                "refunded": 912,
+                "disputed": 0,
+            },
+        ]:
+            db.session.execute(insert, row)
+        db.session.commit()
+
+        upgrade()
+
+        rows = db.session.execute(
+            text("SELECT id, refunded_paid, disputed_paid FROM contributions ORDER BY id")
+        ).all()
+        assert [tuple(row) for row in rows] == [
+            (1, 500, 1500),
+            (2, 250, 0),
+            (3, 332, 666),  # what the pages showed; the next event sets it right
+            (4, 1000, 0),
+        ]
+        db.session.remove()
+        downgrade(revision="0014")
+        assert db.session.scalar(text("SELECT refunded FROM contributions WHERE id = 3")) == 303
+        db.session.remove()
+        db.engine.dispose()

@@ -18,7 +18,6 @@ from pledges.services.ledger.rebuilding import RebuildReport, rebuild
 from pledges.services.ledger.recording import (
     place_late_contribution,
     record_disbursement,
-    reinstate,
     reverse_disbursement,
     take_back,
 )
@@ -33,7 +32,6 @@ __all__ = [
     "place_late_contribution",
     "rebuild",
     "record_disbursement",
-    "reinstate",
     "remaining",
     "reverse_disbursement",
     "take_back",

@@ -168,37 +168,52 @@ def _spend_from_pool(disbursement: Disbursement, case_id: int | None, remaining:
 
 
 def take_back(
-    contribution: Contribution, *, refunded: int | None = None, disputed: int | None = None
+    contribution: Contribution,
+    *,
+    refunded: int | None = None,
+    disputed: int | None = None,
+    exactly: bool = False,
 ) -> None:
-    """A refund or dispute: the contribution has less to give; if that money was already
-    spent, the ledger is rebuilt from the first disbursement that spent it."""
+    """What went back of a payment, in the currency it was paid in, as the processor states it
+    (the total, not this time's part; None: unchanged). Less to give: if that money was spent,
+    the ledger is rebuilt from the first disbursement that spent it. More (a refund that
+    failed, a dispute won): it may fund what came after.
+
+    The amounts only grow, unless `exactly`: facts read a while ago (a payment's charge, read
+    before a refund's own event was handled) must not undo what a later event took back; an
+    event that reads the charge's refunds or disputes afresh says what they hold now.
+    """
     lock()
-    if refunded is not None:
-        contribution.refunded = min(max(contribution.refunded, refunded), contribution.gross)
-    if disputed is not None:
-        contribution.disputed = min(max(contribution.disputed, disputed), contribution.gross)
-    overflow = contribution.refunded + contribution.disputed - contribution.gross
-    if overflow > 0:  # a refunded charge later disputed: the money cannot leave twice
-        contribution.disputed -= overflow
+    before = contribution.available
+    refunded_paid = _settled(contribution.refunded_paid, refunded, exactly)
+    disputed_paid = _settled(contribution.disputed_paid, disputed, exactly)
+    refunded_paid = min(refunded_paid, contribution.paid_amount)
+    # A refunded charge later disputed: the money cannot leave twice.
+    disputed_paid = min(disputed_paid, contribution.paid_amount - refunded_paid)
+    contribution.refunded_paid, contribution.disputed_paid = refunded_paid, disputed_paid
+    # Converted from the totals, so that all of it given back in parts is all of `gross`.
+    contribution.refunded = contribution.in_ledger_currency(refunded_paid)
+    contribution.disputed = (
+        contribution.in_ledger_currency(refunded_paid + disputed_paid) - contribution.refunded
+    )
     db.session.flush()
-    if given(contribution.id) <= contribution.available:
-        return
-    first = db.session.execute(
-        select(Disbursement.paid_on, Disbursement.id)
-        .join(Allocation, Allocation.disbursement_id == Disbursement.id)
-        .where(Allocation.contribution_id == contribution.id)
-        .order_by(Disbursement.paid_on, Disbursement.id)
-        .limit(1)
-    ).one()
-    rebuild(since=tuple(first))
+    if contribution.available > before:
+        place_late_contribution(contribution)
+    elif given(contribution.id) > contribution.available:
+        first = db.session.execute(
+            select(Disbursement.paid_on, Disbursement.id)
+            .join(Allocation, Allocation.disbursement_id == Disbursement.id)
+            .where(Allocation.contribution_id == contribution.id)
+            .order_by(Disbursement.paid_on, Disbursement.id)
+            .limit(1)
+        ).one()
+        rebuild(since=tuple(first))
 
 
-def reinstate(contribution: Contribution, still_disputed: int = 0) -> None:
-    """A dispute the fund won: the money is the fund's again (but what its other disputes
-    still hold), and may fund what came after."""
-    contribution.disputed = min(contribution.disputed, still_disputed)
-    db.session.flush()
-    place_late_contribution(contribution)
+def _settled(current: int, stated: int | None, exactly: bool) -> int:
+    if stated is None:
+        return current
+    return max(0, stated) if exactly else max(current, stated)
 
 
 def place_late_contribution(contribution: Contribution) -> None:

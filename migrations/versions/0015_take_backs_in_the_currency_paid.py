@@ -1,0 +1,55 @@
+"""refunds and disputes kept in the currency paid too
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-03 14:00:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("contributions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("refunded_paid", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("disputed_paid", sa.Integer(), nullable=True))
+    # Until now only the ledger's amounts were kept: in the currency paid they are what the
+    # member pages showed (the same amount, or, converted back at the payment's own rate, all
+    # of it when all of `gross` went back).
+    op.execute(
+        """
+        UPDATE contributions SET
+          refunded_paid = CASE
+            WHEN paid_currency = currency THEN refunded
+            WHEN refunded >= gross THEN paid_amount
+            ELSE refunded * paid_amount / gross END,
+          disputed_paid = CASE
+            WHEN paid_currency = currency THEN disputed
+            WHEN refunded >= gross THEN 0
+            WHEN refunded + disputed >= gross
+              THEN paid_amount - refunded * paid_amount / gross
+            ELSE disputed * paid_amount / gross END
+        """
+    )
+    with op.batch_alter_table("contributions", schema=None) as batch_op:
+        batch_op.alter_column("refunded_paid", existing_type=sa.Integer(), nullable=False)
+        batch_op.alter_column("disputed_paid", existing_type=sa.Integer(), nullable=False)
+        batch_op.create_check_constraint(
+            op.f("ck_contributions_withdrawn_within_paid"),
+            "refunded_paid >= 0 AND disputed_paid >= 0"
+            " AND refunded_paid + disputed_paid <= paid_amount",
+        )
+
+
+def downgrade():
+    with op.batch_alter_table("contributions", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_contributions_withdrawn_within_paid"), type_="check")
+        batch_op.drop_column("disputed_paid")
+        batch_op.drop_column("refunded_paid")
