@@ -18,8 +18,8 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table("contributions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("refunded_paid", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("disputed_paid", sa.Integer(), nullable=True))
+        for column in ("refunded_paid", "disputed_paid"):
+            batch_op.add_column(sa.Column(column, sa.Integer(), nullable=False, server_default="0"))
     # Until now only the ledger's amounts were kept: in the currency paid they are what the
     # member pages showed (the same amount, or, converted back at the payment's own rate, all
     # of it when all of `gross` went back).
@@ -39,8 +39,6 @@ def upgrade():
         """
     )
     with op.batch_alter_table("contributions", schema=None) as batch_op:
-        batch_op.alter_column("refunded_paid", existing_type=sa.Integer(), nullable=False)
-        batch_op.alter_column("disputed_paid", existing_type=sa.Integer(), nullable=False)
         batch_op.create_check_constraint(
             op.f("ck_contributions_withdrawn_within_paid"),
             "refunded_paid >= 0 AND disputed_paid >= 0"

@@ -70,8 +70,8 @@ class Contribution(db.Model):
     #: Taken back by a card dispute (chargeback).
     disputed: Mapped[int] = mapped_column(default=0)
     #: The two above as the processor states them, in the currency paid.
-    refunded_paid: Mapped[int] = mapped_column(default=0)
-    disputed_paid: Mapped[int] = mapped_column(default=0)
+    refunded_paid: Mapped[int] = mapped_column(default=0, server_default="0")
+    disputed_paid: Mapped[int] = mapped_column(default=0, server_default="0")
     #: The pledge's earmark when this was paid: a later change of earmark does not move it.
     earmarked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     provider: Mapped[str] = mapped_column(String(16))
