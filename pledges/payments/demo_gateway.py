@@ -2,7 +2,6 @@
 calls that Stripe's webhooks cause. No money moves."""
 
 import secrets
-from calendar import monthrange
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
@@ -14,18 +13,12 @@ from pledges.models import Case, Contribution, Pledge, PledgeStatus, Supporter
 from pledges.models.types import utcnow
 from pledges.payments import demo_rates
 from pledges.services import ledger, payment_problems, pledges
+from pledges.services.rhythm import add_months, charge_day
 
 #: How long the demo, like Stripe's retry schedule, keeps trying a failed payment.
 RETRIES_FOR = timedelta(days=8)
 
 CHECKOUT_LIFETIME_SECONDS = 24 * 3600
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """The same day `months` later, or the month's last day if it is shorter."""
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
 
 
 def demo_fee(gross: int) -> int:
@@ -216,7 +209,7 @@ class DemoGateway:
                     **settlement(pledge.amount, pledge.currency),
                     paid_at=pledge.next_charge_at,
                 )
-                pledge.next_charge_at = add_months(pledge.next_charge_at, 1)
+                pledge.next_charge_at = add_months(pledge.next_charge_at, 1, day=charge_day(pledge))
                 paid += 1
         return paid
 

@@ -22,7 +22,7 @@ from pledges.models import (
     PledgeStatus,
 )
 from pledges.models.types import utcnow
-from pledges.payments.demo_gateway import DemoGateway, add_months, settlement
+from pledges.payments.demo_gateway import DemoGateway, settlement
 from pledges.services import (
     ledger,
     organizers,
@@ -31,6 +31,7 @@ from pledges.services import (
     reminders,
     supporters,
 )
+from pledges.services.rhythm import add_months
 
 CASES = [
     {

@@ -9,8 +9,8 @@ from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Pledge, PledgeStatus
 from pledges.models.types import utcnow
 from pledges.payments import gateway
-from pledges.payments.demo_gateway import add_months
 from pledges.services import mail_outbox, payment_problems, pledges
+from pledges.services.rhythm import add_months, charge_day
 
 PAUSE_MONTHS = (1, 2, 3)
 #: Pledges a supporter can still change; a canceled one can only be restarted.
@@ -48,7 +48,7 @@ def pause(pledge: Pledge, months: int, now: datetime | None = None) -> bool:
     if pledge.ends_at is not None:
         raise NotPossible("a pledge that is ending cannot be paused")
     now = now or utcnow()
-    until = add_months(pledge.next_charge_at or now, months)
+    until = add_months(pledge.next_charge_at or now, months, day=charge_day(pledge))
     gateway().pause(pledge, until)
     pledge.status, pledge.paused_until, pledge.next_charge_at = PledgeStatus.PAUSED, until, until
     _confirm(pledge, "paused", months=months)
@@ -97,7 +97,7 @@ def cancel(pledge: Pledge, reason: str | None = None, now: datetime | None = Non
 def charges_again_on(pledge: Pledge, now: datetime | None = None) -> datetime:
     """When a paused pledge resumed now charges next: the next date of its monthly rhythm,
     nothing at once."""
-    return _next_in_rhythm(pledge.paused_until, now or utcnow())
+    return _next_in_rhythm(pledge, pledge.paused_until, now or utcnow())
 
 
 def ends_if_canceled(pledge: Pledge, now: datetime | None = None) -> datetime | None:
@@ -106,15 +106,18 @@ def ends_if_canceled(pledge: Pledge, now: datetime | None = None) -> datetime | 
     no paid period left, and ends at once."""
     if pledge.status == PledgeStatus.PAST_DUE:
         return None
-    return _next_in_rhythm(pledge.next_charge_at or pledge.paused_until, now or utcnow())
+    return _next_in_rhythm(pledge, pledge.next_charge_at or pledge.paused_until, now or utcnow())
 
 
-def _next_in_rhythm(anchor: datetime | None, now: datetime) -> datetime:
+def _next_in_rhythm(pledge: Pledge, anchor: datetime | None, now: datetime) -> datetime:
     """The first date of the pledge's monthly rhythm after now (a pause does not move the
     rhythm: its months are simply not charged)."""
-    next_date = anchor or add_months(now, 1)
-    while add_months(next_date, -1) > now:
-        next_date = add_months(next_date, -1)
+    if anchor is None:
+        return add_months(now, 1)
+    day = charge_day(pledge)
+    next_date = anchor
+    while (earlier := add_months(next_date, -1, day=day)) > now:
+        next_date = earlier
     return next_date
 
 

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import OutboxEmail, Pledge
-from pledges.payments.demo_gateway import DemoGateway, add_months
-from pledges.services import ledger, mail_outbox
+from pledges.payments.demo_gateway import DemoGateway
+from pledges.services import ledger, mail_outbox, pledge_changes
+from pledges.services.rhythm import add_months
 from tests.factories import make_case, make_contribution, make_pledge, make_supporter
 from tests.organizer.signing_in import sign_in_supporter
 
@@ -378,3 +379,37 @@ def test_a_cancel_from_a_stale_tab_of_a_pledge_canceled_already_changes_nothing(
     assert "nothing more is charged" in stale.get_data(as_text=True)
     assert _pledge(app, pledge_id).ends_at == ends_at
     assert len(_emails(app)) == 1
+
+
+def test_a_pledge_charged_on_the_31st_keeps_its_day_after_a_short_month(app):
+    """As Stripe bills from its anchor: Jan 31, Feb 28, Mar 31. Found by review: each date was
+    a month after the last one, so the pledge moved to the 28th for good, and a pause or a
+    cancellation named days Stripe never charges on."""
+    started = datetime(2027, 1, 31, 9, tzinfo=UTC)
+    with app.app_context():
+        pledge = make_pledge(activated_at=started, next_charge_at=add_months(started, 1))
+        assert pledge.next_charge_at == datetime(2027, 2, 28, 9, tzinfo=UTC)
+
+        assert DemoGateway("unused").run_billing(now=datetime(2027, 5, 1, tzinfo=UTC)) == 3
+        db.session.commit()
+        assert [c.paid_at.date().isoformat() for c in pledge.contributions] == [
+            "2027-02-28",
+            "2027-03-31",
+            "2027-04-30",
+        ]
+        assert pledge.next_charge_at == datetime(2027, 5, 31, 9, tzinfo=UTC)
+
+        # Canceled on June 2 while its next charge is June 30: it ends on June 30.
+        pledge.next_charge_at = datetime(2027, 6, 30, 9, tzinfo=UTC)
+        assert pledge_changes.ends_if_canceled(pledge, datetime(2027, 6, 2, tzinfo=UTC)) == (
+            datetime(2027, 6, 30, 9, tzinfo=UTC)
+        )
+        # Paused from its Feb 28 charge for a month: charged again on Mar 31, not Mar 28.
+        pledge.next_charge_at = datetime(2028, 2, 29, 9, tzinfo=UTC)
+        assert pledge_changes.pause(pledge, 1, now=datetime(2028, 2, 10, tzinfo=UTC))
+        assert pledge.paused_until == datetime(2028, 3, 31, 9, tzinfo=UTC)
+        # Resumed on Feb 12, before the paused charge: the next one is Feb 29 after all.
+        assert pledge_changes.charges_again_on(pledge, datetime(2028, 2, 12, tzinfo=UTC)) == (
+            datetime(2028, 2, 29, 9, tzinfo=UTC)
+        )
+        db.session.rollback()

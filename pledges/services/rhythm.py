@@ -1,0 +1,28 @@
+"""A pledge's monthly rhythm: charged on the same day each month, or on a shorter month's last
+day, as Stripe bills a subscription from its anchor (Jan 31, Feb 28, Mar 31, not Mar 28)."""
+
+from calendar import monthrange
+from datetime import datetime
+
+from pledges.models import Pledge
+
+
+def add_months(moment: datetime, months: int, *, day: int | None = None) -> datetime:
+    """`months` later on `day` (by default the moment's own), or on the month's last day if it
+    is shorter."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    wanted = day or moment.day
+    return moment.replace(year=year, month=month, day=min(wanted, monthrange(year, month)[1]))
+
+
+def charge_day(pledge: Pledge) -> int | None:
+    """The day of the month the pledge is charged on. A date of its rhythm says it, unless it
+    is a month's last day: a pledge charged on the 31st is charged on Feb 28, which its first
+    payment's day then tells apart."""
+    known = pledge.next_charge_at or pledge.paused_until
+    if known is None:
+        return pledge.activated_at.day if pledge.activated_at else None
+    if known.day < monthrange(known.year, known.month)[1] or pledge.activated_at is None:
+        return known.day
+    return max(known.day, pledge.activated_at.day)
