@@ -22,20 +22,21 @@ def upgrade():
             batch_op.add_column(sa.Column(column, sa.Integer(), nullable=False, server_default="0"))
     # Until now only the ledger's amounts were kept: in the currency paid they are what the
     # member pages showed (the same amount, or, converted back at the payment's own rate, all
-    # of it when all of `gross` went back).
+    # of it when all of `gross` went back). The products in 64 bits: $600.00 of which €400.00
+    # went back is 60000 * 40000, beyond PostgreSQL's integer.
     op.execute(
         """
         UPDATE contributions SET
           refunded_paid = CASE
             WHEN paid_currency = currency THEN refunded
             WHEN refunded >= gross THEN paid_amount
-            ELSE refunded * paid_amount / gross END,
+            ELSE CAST(refunded AS BIGINT) * paid_amount / gross END,
           disputed_paid = CASE
             WHEN paid_currency = currency THEN disputed
             WHEN refunded >= gross THEN 0
             WHEN refunded + disputed >= gross
-              THEN paid_amount - refunded * paid_amount / gross
-            ELSE disputed * paid_amount / gross END
+              THEN paid_amount - CAST(refunded AS BIGINT) * paid_amount / gross
+            ELSE CAST(disputed AS BIGINT) * paid_amount / gross END
         """
     )
     with op.batch_alter_table("contributions", schema=None) as batch_op:

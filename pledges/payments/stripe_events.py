@@ -296,7 +296,10 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
     "charge.refunded": stripe_take_backs.charge_refunded,
+    # The same news: endpoints on API versions before 2024-10-28 hear card refunds change only
+    # through `charge.refund.updated`; either comes with the refund.
     "refund.updated": stripe_take_backs.refund_changed,
+    "charge.refund.updated": stripe_take_backs.refund_changed,
     "charge.dispute.created": stripe_take_backs.dispute_changed,
     "charge.dispute.funds_withdrawn": stripe_take_backs.dispute_changed,
     "charge.dispute.funds_reinstated": stripe_take_backs.dispute_changed,

@@ -9,34 +9,37 @@ refund or finds its note.
 
 from typing import Any
 
+from sqlalchemy import text
+
 from pledges.extensions import db
 from pledges.models import Contribution, EarlyTakeBack
 from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway, id_of
 from pledges.services import ledger, pledges
+from pledges.services.ledger.common import dialect
+
+#: The first key of the per-charge advisory locks (the ledger's own lock is a single key, a
+#: space of its own).
+CHARGE_LOCK_SPACE = 7_301
 
 
 def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> None:
     """A refund made (`charge.refunded`, the charge)."""
-    _refunds_hold(event_charge.get("id") or "", gateway)
+    _charge_holds(event_charge.get("id") or "", gateway)
 
 
 def refund_changed(event_refund: dict[str, Any], gateway: StripeGateway) -> None:
     """A refund's status changed (`refund.updated`, the refund): one that failed, or was
     canceled before it went out, left the money with the fund, which may spend it again."""
-    _refunds_hold(id_of(event_refund.get("charge")) or "", gateway)
+    _charge_holds(id_of(event_refund.get("charge")) or "", gateway)
 
 
 def dispute_changed(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
     """A dispute was opened, escalated, won, lost, or its money given back. A chargeback takes
     the money back at once, an inquiry (`warning_*`) takes nothing, a dispute won gives it back
-    and a lost one has taken it for good; but a charge may have several disputes, so whichever
-    event it is, the payment holds back what all of them hold now. A lost dispute's closing is
-    heard too by an endpoint that never received the withdrawal (`funds_withdrawn` is not among
-    the events an older endpoint was set up with)."""
-    charge_id = id_of(event_dispute.get("charge")) or ""
-    if charge_id:
-        held = gateway.withdrawn_by_disputes(gateway.fetch_charge(charge_id))
-        _taken_back(charge_id, disputed=held)
+    and a lost one has taken it for good. A lost dispute's closing is heard too by an endpoint
+    that never received the withdrawal (`funds_withdrawn` is not among the events an older
+    endpoint was set up with)."""
+    _charge_holds(id_of(event_dispute.get("charge")) or "", gateway)
 
 
 def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
@@ -58,18 +61,32 @@ def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
     db.session.delete(early)
 
 
-def _refunds_hold(charge_id: str, gateway: StripeGateway) -> None:
-    if charge_id:
-        charge = gateway.fetch_charge(charge_id)
-        _taken_back(charge_id, refunded=gateway.withdrawn_by_refunds(charge))
+def _charge_holds(charge_id: str, gateway: StripeGateway) -> None:
+    """Whichever refund or dispute event it is, the payment holds back what all the charge's
+    refunds and disputes hold now, read afresh: one rule, however many there are, in whatever
+    order their events come. Both, as a dispute on a refunded charge counts only what the
+    refunds left (a refund that fails under a chargeback leaves the chargeback whole).
+
+    Handlers of one charge take turns from before they read it: two refunds a moment apart,
+    handled at once, must not have the first read written last."""
+    if not charge_id:
+        return
+    if dialect() == "postgresql":
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(:charge))"),
+            {"space": CHARGE_LOCK_SPACE, "charge": charge_id},
+        )
+    charge = gateway.fetch_charge(charge_id)
+    _taken_back(
+        charge_id,
+        refunded=gateway.withdrawn_by_refunds(charge),
+        disputed=gateway.withdrawn_by_disputes(charge),
+    )
 
 
-def _taken_back(
-    charge_id: str, *, refunded: int | None = None, disputed: int | None = None
-) -> None:
-    """Set what the charge's refunds or its disputes hold now (read afresh, all of them: one
-    rule, however many, in whatever order their events come), on its payment, or in a note for
-    the payment if that is not recorded yet."""
+def _taken_back(charge_id: str, *, refunded: int, disputed: int) -> None:
+    """Set what the charge's refunds and disputes hold now on its payment, or in a note for the
+    payment if that is not recorded yet."""
     ledger.lock()
     contribution = pledges.find_contribution_by_charge(charge_id)
     if contribution is not None:
@@ -79,7 +96,4 @@ def _taken_back(
     if early is None:
         early = EarlyTakeBack(charge_id=charge_id, refunded=0, disputed=0)
         db.session.add(early)
-    if refunded is not None:
-        early.refunded = refunded
-    if disputed is not None:
-        early.disputed = disputed
+    early.refunded, early.disputed = refunded, disputed

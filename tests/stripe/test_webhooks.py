@@ -1,4 +1,5 @@
 import json
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -9,7 +10,8 @@ from pledges import create_app
 from pledges.config import ConfigError
 from pledges.extensions import db
 from pledges.models import Contribution, OutboxEmail, Pledge, PledgeStatus, StripeEvent
-from pledges.payments import gateway, stripe_inbox
+from pledges.payments import gateway, stripe_inbox, stripe_take_backs
+from pledges.payments.stripe_gateway import StripeGateway
 from pledges.services import ledger
 
 
@@ -427,6 +429,68 @@ def test_a_refund_that_failed_gives_the_money_back_to_the_ledger(
     # A replayed `charge.refunded`, read afresh, does not take it again.
     post_webhook(fake_stripe.event("charge.refunded", charge))
     assert disputed_and_available(app) == (0, 2000 - 55 - 500)
+
+
+def test_a_refund_that_failed_under_a_chargeback_leaves_the_chargeback_whole(
+    app, checkout, fake_stripe, post_webhook
+):
+    """Found by review: the refund held all of the payment, so the chargeback on top of it was
+    kept at 0; when the refund failed (the card closed: its holder disputed instead), the books
+    had 19.45 to give while the bank held the 20.00."""
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"])
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"])
+    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
+    assert disputed_and_available(app) == (0, 0)
+
+    failed = fake_stripe.fail_refund(charge["id"])
+    post_webhook(fake_stripe.event("charge.refund.updated", failed))
+
+    assert disputed_and_available(app) == (2000, 0)
+    with app.app_context():
+        assert ledger.check() == []
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_refunds_handled_at_once_both_stay_taken(
+    app, checkout, fake_stripe, post_webhook, monkeypatch
+):
+    """Found by review: a handler reads the charge's refunds, then sets them. Two refunds a
+    moment apart, handled by two workers at once: the first read (5.00) was written last, and
+    the 7.00 refunded since was the fund's to spend again. Handlers of one charge now take
+    turns from before they read it."""
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"], amount=500)
+    read = StripeGateway.withdrawn_by_refunds
+    first_read, second_done = threading.Event(), threading.Event()
+
+    def first_is_slow(self, charge_read):  # noqa: ANN001, ANN202
+        held = read(self, charge_read)
+        if not first_read.is_set():
+            first_read.set()
+            second_done.wait(timeout=2)  # taking turns, the second waits for this one
+        return held
+
+    def handle() -> None:
+        with app.app_context():
+            stripe_take_backs.charge_refunded({"id": charge["id"]}, gateway())
+            db.session.commit()
+            db.session.remove()
+
+    monkeypatch.setattr(StripeGateway, "withdrawn_by_refunds", first_is_slow)
+    first = threading.Thread(target=handle)
+    first.start()
+    assert first_read.wait(timeout=10)
+    fake_stripe.refund(checkout["invoice"]["id"], amount=700)
+    second = threading.Thread(target=lambda: (handle(), second_done.set()))
+    second.start()
+    first.join(timeout=20)
+    second.join(timeout=20)
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.refunded_paid, contribution.available) == (1200, 2000 - 55 - 1200)
 
 
 def test_a_payment_recorded_after_its_refund_failed_keeps_the_money(

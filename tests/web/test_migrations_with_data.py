@@ -5,19 +5,39 @@ import json
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from pledges import create_app
 from pledges.extensions import db
 from pledges.services import demo_data, ledger
-from tests.conftest import BASE_CONFIG
+from tests.conftest import BASE_CONFIG, DATABASES, POSTGRES_URL
 
 
-@pytest.fixture
-def fund_app(tmp_path, monkeypatch):
-    """An app on a SQLite file of its own, which each test migrates as far as it needs."""
+@pytest.fixture(params=DATABASES)
+def fund_app(request, tmp_path, monkeypatch):
+    """An app on an empty database of its own, which each test migrates as far as it needs: a
+    SQLite file, or a PostgreSQL database made for it (the two differ, e.g. in the size of an
+    integer product)."""
     monkeypatch.setenv("PLEDGES_INSTANCE", str(tmp_path))
-    url = f"sqlite:///{tmp_path / 'fund.db'}"
-    return create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url}), url
+    server = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fund.db'}"
+    else:
+        server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        name = f"{make_url(POSTGRES_URL).database}_migrations"
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    yield app, url
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if server is not None:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
 
 
 def test_upgrading_a_fund_with_a_ledger_keeps_every_row(fund_app):
@@ -30,13 +50,13 @@ def test_upgrading_a_fund_with_a_ledger_keeps_every_row(fund_app):
             connection.execute(
                 text(
                     "INSERT INTO cases (id, slug, title, summary, story, currency, status, "
-                    "created_at) VALUES (1, 'c', 'C', 's', '', 'EUR', 'open', '2026-01-01')"
+                    "created_at) VALUES (1000, 'c', 'C', 's', '', 'EUR', 'open', '2026-01-01')"
                 )
             )
             connection.execute(
                 text(
                     "INSERT INTO disbursements (id, case_id, amount, currency, paid_on, note, "
-                    "other_income, created_at) VALUES (1, 1, 500, 'EUR', '2026-02-01', '', 500, "
+                    "other_income, created_at) VALUES (1000, 1000, 500, 'EUR', '2026-02-01', '', 500, "
                     "'2026-02-01')"
                 )
             )
@@ -104,7 +124,9 @@ def test_names_kept_by_earlier_confirmations_are_removed_from_the_outbox(fund_ap
         contexts = db.session.execute(
             text("SELECT dedupe_key, context FROM outbox_emails ORDER BY dedupe_key")
         ).all()
-        assert [(key, json.loads(context)) for key, context in contexts] == [
+        # SQLite gives the JSON text, PostgreSQL the object.
+        read = [(key, c if isinstance(c, dict) else json.loads(c)) for key, c in contexts]
+        assert read == [
             ("a", {"change": "name-shown"}),
             ("b", {"change": "name-removed"}),
             ("c", {"change": "preferences", "wants_digest": True}),
@@ -168,6 +190,15 @@ def test_refunds_and_disputes_made_before_0015_are_kept_in_the_currency_paid(fun
                 "refunded": 912,
                 "disputed": 0,
             },
+            # Large: $600.00 of which €400.00 went back, 60000 * 40000 beyond 32 bits.
+            {
+                "id": 5,
+                "paid": 60000,
+                "paid_currency": "USD",
+                "gross": 54720,
+                "refunded": 40000,
+                "disputed": 0,
+            },
         ]:
             db.session.execute(insert, row)
         db.session.commit()
@@ -182,6 +213,7 @@ def test_refunds_and_disputes_made_before_0015_are_kept_in_the_currency_paid(fun
             (2, 250, 0),
             (3, 332, 666),  # what the pages showed; the next event sets it right
             (4, 1000, 0),
+            (5, 40000 * 60000 // 54720, 0),
         ]
         db.session.remove()
         downgrade(revision="0014")
