@@ -30,7 +30,7 @@ class Dashboard:
     by_status: dict[str, int]
     new_this_month: int
     lost_this_month: int
-    unallocated: int
+    unallocated: disbursements.Unallocated
     months: list[Month]
 
 

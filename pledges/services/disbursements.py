@@ -4,6 +4,7 @@ correcting a mistaken one. Every change goes through the ledger, as the command 
 from dataclasses import dataclass, field
 from datetime import date
 
+from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 
 from pledges.extensions import db
@@ -39,11 +40,25 @@ def pool_for(case: Case, paid_on: date) -> PoolFigure:
     )
 
 
-def unallocated(currency: str) -> int:
-    """Money in every pool that no disbursement has spent yet."""
-    available = db.session.scalar(
-        select(func.coalesce(func.sum(AVAILABLE), 0)).where(Contribution.currency == currency)
-    )
+@dataclass(frozen=True)
+class Unallocated:
+    #: Money in every pool that no disbursement has spent yet.
+    amount: int
+    #: What the processor kept of payments it gave back: its fee stays with it on a refund, so
+    #: a payment refunded or disputed beyond its net costs the fund the difference. The ledger
+    #: counts such a payment as giving nothing (never less), so the pools hold that much more
+    #: than the account.
+    kept_on_returns: int
+
+
+def unallocated(currency: str) -> Unallocated:
+    beyond_net = Contribution.refunded + Contribution.disputed - Contribution.net
+    available, kept = db.session.execute(
+        select(
+            func.coalesce(func.sum(AVAILABLE), 0),
+            func.coalesce(func.sum(sql_case((beyond_net > 0, beyond_net), else_=0)), 0),
+        ).where(Contribution.currency == currency)
+    ).one()
     # What disbursements took from contributions: their amounts less other income, which the
     # ledger keeps equal to their allocations (a few thousand rows, not a million).
     spent = db.session.scalar(
@@ -51,7 +66,7 @@ def unallocated(currency: str) -> int:
             Disbursement.currency == currency, Disbursement.in_ledger
         )
     )
-    return available - spent
+    return Unallocated(available - spent, kept)
 
 
 @dataclass(frozen=True)

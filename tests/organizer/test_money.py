@@ -246,3 +246,26 @@ def test_a_correction_is_not_dated_before_its_payment(app, organizer_client):
     )
     assert response.status_code == 422
     assert "cannot be dated before the payment" in response.get_data(as_text=True)
+
+
+def test_the_dashboard_says_what_the_processor_kept_on_payments_given_back(app, organizer_client):
+    """A refund gives back all that was paid, but the fee stays with the processor: the pool
+    (which never counts a payment as less than nothing) holds more than the account."""
+    with app.app_context():
+        supporter = make_supporter()
+        refunded = make_contribution(make_pledge(supporter), gross=20_00, fee=55)
+        make_contribution(make_pledge(supporter), gross=10_00, fee=40)
+        ledger.take_back(refunded, refunded=20_00)
+        db.session.commit()
+
+    page = organizer_client.get("/organizer/").get_data(as_text=True)
+
+    pool = page.split("In the pool")[1].split("</article>")[0]
+    assert "€9.60" in pool
+    assert "kept €0.55 in fees on refunded or disputed payments" in pool
+
+
+def test_the_dashboard_says_nothing_of_fees_kept_when_nothing_was_given_back(app, organizer_client):
+    _fund(app)
+    page = organizer_client.get("/organizer/").get_data(as_text=True)
+    assert "kept" not in page.split("In the pool")[1].split("</article>")[0]
