@@ -23,7 +23,8 @@ def upgrade():
     # Until now only the ledger's amounts were kept: in the currency paid they are what the
     # member pages showed (the same amount, or, converted back at the payment's own rate, all
     # of it when all of `gross` went back). The products in 64 bits: $600.00 of which €400.00
-    # went back is 60000 * 40000, beyond PostgreSQL's integer.
+    # went back is 60000 * 40000, beyond PostgreSQL's integer. Only the few payments given back
+    # are written: the rest keep the default 0 (a million rows rewritten took 26 s).
     op.execute(
         """
         UPDATE contributions SET
@@ -37,6 +38,7 @@ def upgrade():
             WHEN refunded + disputed >= gross
               THEN paid_amount - CAST(refunded AS BIGINT) * paid_amount / gross
             ELSE CAST(disputed AS BIGINT) * paid_amount / gross END
+        WHERE refunded > 0 OR disputed > 0
         """
     )
     with op.batch_alter_table("contributions", schema=None) as batch_op:
