@@ -72,6 +72,9 @@ class Contribution(db.Model):
     #: The two above as the processor states them, in the currency paid.
     refunded_paid: Mapped[int] = mapped_column(default=0, server_default="0")
     disputed_paid: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: What its disputes cost the fund in fees, beyond the money they took (the processor keeps
+    #: them, won or lost, in most countries); no part of the ledger, which spends payments.
+    dispute_fees: Mapped[int] = mapped_column(default=0, server_default="0")
     #: The pledge's earmark when this was paid: a later change of earmark does not move it.
     earmarked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     provider: Mapped[str] = mapped_column(String(16))

@@ -4,7 +4,7 @@ handling trusts more than the order events arrive in."""
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -241,7 +241,7 @@ class StripeGateway:
             settled_currency=(balance.get("currency") or "").upper() or None,
             charge_id=charge.get("id"),
             refunded=self.withdrawn_by_refunds(charge),
-            disputed=self.withdrawn_by_disputes(charge),
+            disputes=self.disputes_on(charge),
             receipt_url=charge.get("receipt_url"),
             created=charge.get("created"),
         )
@@ -260,21 +260,26 @@ class StripeGateway:
             if refund.get("status") not in REFUNDS_NOT_MADE
         )
 
-    def withdrawn_by_disputes(self, charge: dict[str, Any]) -> int:
-        """What chargebacks hold back from a charge: each its own amount, which may be part of
-        the charge, as the dispute's own event counts it. `disputed` stays true once a dispute
-        is won, and an inquiry (`warning_*`) withdraws nothing: the disputes say (one more
-        call, for a disputed charge only)."""
+    def disputes_on(self, charge: dict[str, Any]) -> "Disputes":
+        """What chargebacks hold back from a charge, and what they cost: each its own amount,
+        which may be part of the charge, as the dispute's own event counts it. `disputed` stays
+        true once a dispute is won, and an inquiry (`warning_*`) withdraws nothing: the disputes
+        say (one more call, for a disputed charge only). Their fees are what their balance
+        transactions took, less any given back with a win."""
         if not charge.get("disputed"):
-            return 0
-        disputes = self.client.v1.disputes.list(params={"charge": charge["id"]}).to_dict()
-        holding = sum(
-            dispute.get("amount", 0)
-            for dispute in disputes["data"]
-            if dispute.get("status") != "won"
-            and not dispute.get("status", "").startswith("warning_")
-        )
-        return holding
+            return Disputes()
+        found = Disputes()
+        for dispute in self.client.v1.disputes.list(params={"charge": charge["id"]}).to_dict()[
+            "data"
+        ]:
+            status = dispute.get("status", "")
+            if status != "won" and not status.startswith("warning_"):
+                found.held += dispute.get("amount", 0)
+            found.fees += sum(
+                transaction.get("fee", 0) for transaction in dispute.get("balance_transactions", [])
+            )
+        found.fees = max(0, found.fees)
+        return found
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -375,8 +380,20 @@ class StripeGateway:
                 facts.settled_amount = (facts.settled_amount or 0) + balance["amount"]
                 facts.settled_currency = balance.get("currency", "").upper() or None
             facts.refunded += self.withdrawn_by_refunds(charge)
-            facts.disputed += self.withdrawn_by_disputes(charge)
+            facts.disputes += self.disputes_on(charge)
         return facts
+
+
+@dataclass
+class Disputes:
+    """What a charge's disputes hold back (in the charge's currency), and the fees they cost
+    (in the account's)."""
+
+    held: int = 0
+    fees: int = 0
+
+    def __add__(self, other: "Disputes") -> "Disputes":
+        return Disputes(self.held + other.held, self.fees + other.fees)
 
 
 @dataclass
@@ -392,7 +409,7 @@ class ChargeFacts:
     #: When the charge was made (seconds since the epoch).
     created: int | None = None
     refunded: int = 0
-    disputed: int = 0
+    disputes: Disputes = field(default_factory=Disputes)
 
 
 def currency_problem(code: str, minor_digits: int) -> str | None:

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from pledges.extensions import db
 from pledges.models import Contribution, EarlyTakeBack
-from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway, id_of
+from pledges.payments.stripe_gateway import ChargeFacts, Disputes, StripeGateway, id_of
 from pledges.services import ledger, pledges
 from pledges.services.ledger.common import dialect
 
@@ -49,8 +49,9 @@ def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
     These facts may be older than an event already applied to the payment, so they only ever
     grow what was taken back: a refund that failed or a dispute won in between is set right
     by its own event or by `sync-stripe`."""
-    if charge.refunded or charge.disputed:
-        ledger.take_back(contribution, refunded=charge.refunded, disputed=charge.disputed)
+    if charge.refunded or charge.disputes.held:
+        ledger.take_back(contribution, refunded=charge.refunded, disputed=charge.disputes.held)
+    contribution.dispute_fees = max(contribution.dispute_fees, charge.disputes.fees)
     if not contribution.provider_charge_id:
         return
     ledger.lock()
@@ -80,20 +81,22 @@ def _charge_holds(charge_id: str, gateway: StripeGateway) -> None:
     _taken_back(
         charge_id,
         refunded=gateway.withdrawn_by_refunds(charge),
-        disputed=gateway.withdrawn_by_disputes(charge),
+        disputes=gateway.disputes_on(charge),
     )
 
 
-def _taken_back(charge_id: str, *, refunded: int, disputed: int) -> None:
+def _taken_back(charge_id: str, *, refunded: int, disputes: Disputes) -> None:
     """Set what the charge's refunds and disputes hold now on its payment, or in a note for the
-    payment if that is not recorded yet."""
+    payment if that is not recorded yet (whose own reading of the charge brings the disputes'
+    fees)."""
     ledger.lock()
     contribution = pledges.find_contribution_by_charge(charge_id)
     if contribution is not None:
-        ledger.take_back(contribution, refunded=refunded, disputed=disputed, exactly=True)
+        ledger.take_back(contribution, refunded=refunded, disputed=disputes.held, exactly=True)
+        contribution.dispute_fees = disputes.fees
         return
     early = db.session.get(EarlyTakeBack, charge_id)
     if early is None:
         early = EarlyTakeBack(charge_id=charge_id, refunded=0, disputed=0)
         db.session.add(early)
-    early.refunded, early.disputed = refunded, disputed
+    early.refunded, early.disputed = refunded, disputes.held

@@ -45,9 +45,9 @@ class Unallocated:
     #: Money in every pool that no disbursement has spent yet.
     amount: int
     #: What the processor kept of payments it gave back: its fee stays with it on a refund, so
-    #: a payment refunded or disputed beyond its net costs the fund the difference. The ledger
-    #: counts such a payment as giving nothing (never less), so the pools hold that much more
-    #: than the account.
+    #: a payment refunded or disputed beyond its net costs the fund the difference, and each
+    #: dispute costs a fee of its own. The ledger counts such a payment as giving nothing
+    #: (never less), so the pools hold that much more than the account.
     kept_on_returns: int
 
 
@@ -56,7 +56,12 @@ def unallocated(currency: str) -> Unallocated:
     available, kept = db.session.execute(
         select(
             func.coalesce(func.sum(AVAILABLE), 0),
-            func.coalesce(func.sum(sql_case((beyond_net > 0, beyond_net), else_=0)), 0),
+            func.coalesce(
+                func.sum(
+                    sql_case((beyond_net > 0, beyond_net), else_=0) + Contribution.dispute_fees
+                ),
+                0,
+            ),
         ).where(Contribution.currency == currency)
     ).one()
     # What disbursements took from contributions: their amounts less other income, which the

@@ -24,6 +24,8 @@ MAX_PAGE = 100
 #: (in minor units of the settlement currency per minor unit): Stripe converts at its own rate.
 ACCOUNT_CURRENCY = "eur"
 RATES_TO_ACCOUNT = {"eur": 1.0, "usd": 0.9123, "gbp": 1.1657}
+#: What Stripe charges for a dispute, won or lost (in euro, the account's currency).
+DISPUTE_FEE = 15_00
 
 
 def _new_id(prefix: str) -> str:
@@ -539,16 +541,21 @@ class FakeStripe:
         return refund
 
     def dispute(self, invoice_id: str, *, amount: int | None = None) -> dict[str, Any]:
-        """A chargeback of the invoice's charge, of all of it unless told."""
+        """A chargeback of the invoice's charge, of all of it unless told: the money and a fee
+        leave the account (in the account's currency, as a balance transaction)."""
         charge = self.charge_of(invoice_id)
         charge["disputed"] = True  # and stays so, whatever the dispute's outcome
+        amount = amount or charge["amount"]
         return self._store(
             "dispute",
             {
                 "id": _new_id("dp"),
                 "charge": charge["id"],
-                "amount": amount or charge["amount"],
+                "amount": amount,
                 "status": "needs_response",
+                "balance_transactions": [
+                    {"id": _new_id("txn"), "amount": -amount, "fee": DISPUTE_FEE, "currency": "eur"}
+                ],
             },
         )
 

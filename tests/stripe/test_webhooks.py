@@ -12,7 +12,8 @@ from pledges.extensions import db
 from pledges.models import Contribution, OutboxEmail, Pledge, PledgeStatus, StripeEvent
 from pledges.payments import gateway, stripe_inbox, stripe_take_backs
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.services import ledger
+from pledges.services import disbursements, ledger
+from tests.stripe.fake_stripe import DISPUTE_FEE
 
 
 @pytest.fixture
@@ -282,6 +283,37 @@ def test_dispute_withdraws_the_contribution(app, checkout, fake_stripe, post_web
     assert post_webhook(fake_stripe.event("charge.dispute.created", dispute)).status_code == 200
 
     assert disputed_and_available(app) == (2000, 0)
+
+
+def test_a_dispute_s_fee_is_kept_and_the_dashboard_counts_it(
+    app, checkout, fake_stripe, post_webhook
+):
+    """Stripe takes a fee for each dispute, won or lost, beyond the money: the pool does not
+    hold it, so the dashboard says so beside the pool."""
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"], amount=500)
+    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
+    dispute["status"] = "won"
+    post_webhook(fake_stripe.event("charge.dispute.closed", dispute))
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.disputed, contribution.dispute_fees) == (0, DISPUTE_FEE)
+        assert disbursements.unallocated("EUR").kept_on_returns == DISPUTE_FEE
+
+
+def test_a_payment_recorded_after_its_dispute_keeps_the_dispute_s_fee(
+    app, checkout, fake_stripe, post_webhook
+):
+    fake_stripe.dispute(checkout["invoice"]["id"])
+
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.disputed, contribution.dispute_fees) == (2000, DISPUTE_FEE)
+        # The fee of its own beyond the payment, and 0.55 of the 20.00 the bank took back.
+        assert disbursements.unallocated("EUR").kept_on_returns == DISPUTE_FEE + 55
 
 
 def test_an_inquiry_takes_no_money_until_it_becomes_a_chargeback(
