@@ -21,4 +21,6 @@ class EarlyTakeBack(db.Model):
     #: What the charge says went back, in the currency it was paid in (as Stripe states it).
     refunded: Mapped[int] = mapped_column(default=0)
     disputed: Mapped[int] = mapped_column(default=0)
+    #: What the disputes cost in fees, in the account's currency.
+    dispute_fees: Mapped[int] = mapped_column(default=0, server_default="0")
     noted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

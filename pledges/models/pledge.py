@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
@@ -58,6 +58,9 @@ class Pledge(db.Model):
     #: Earmark: the case this pledge is for; None means the general fund.
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     next_charge_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The day of the month it is charged on (UTC), as the provider bills from its anchor: a
+    #: pledge charged on the 31st is charged on Feb 28, then on Mar 31. None until known.
+    charge_day: Mapped[int | None] = mapped_column(SmallInteger)
     #: While paused: the day charges start again by themselves.
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Set when the supporter canceled: the pledge ends then, at the end of the paid period.

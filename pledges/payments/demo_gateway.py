@@ -102,7 +102,7 @@ class DemoGateway:
             **settlement(pledge.amount, pledge.currency),
             paid_at=now,
         )
-        pledge.next_charge_at = add_months(now, 1)
+        pledge.next_charge_at, pledge.charge_day = add_months(now, 1), now.day
         return contribution
 
     # The demo's subscription is the pledge row itself: a change has nothing else to reach.

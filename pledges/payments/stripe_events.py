@@ -68,6 +68,8 @@ def sync_subscription(
         payment_problems.give_up(pledge, now)  # Stripe stopped retrying
     if status is not None:
         pledges.move(pledge, status, now)
+    if anchor := subscription.get("billing_cycle_anchor"):
+        pledge.charge_day = from_timestamp(anchor).day
     items = (subscription.get("items") or {}).get("data") or []
     if items:
         # Whatever changed it, here or in Stripe's Billing Portal, shows on the member page; an

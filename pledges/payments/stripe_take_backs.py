@@ -59,6 +59,7 @@ def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
     if early is None:
         return
     ledger.take_back(contribution, refunded=early.refunded, disputed=early.disputed)
+    contribution.dispute_fees = max(contribution.dispute_fees, early.dispute_fees)
     db.session.delete(early)
 
 
@@ -87,8 +88,7 @@ def _charge_holds(charge_id: str, gateway: StripeGateway) -> None:
 
 def _taken_back(charge_id: str, *, refunded: int, disputes: Disputes) -> None:
     """Set what the charge's refunds and disputes hold now on its payment, or in a note for the
-    payment if that is not recorded yet (whose own reading of the charge brings the disputes'
-    fees)."""
+    payment if that is not recorded yet."""
     ledger.lock()
     contribution = pledges.find_contribution_by_charge(charge_id)
     if contribution is not None:
@@ -97,6 +97,6 @@ def _taken_back(charge_id: str, *, refunded: int, disputes: Disputes) -> None:
         return
     early = db.session.get(EarlyTakeBack, charge_id)
     if early is None:
-        early = EarlyTakeBack(charge_id=charge_id, refunded=0, disputed=0)
+        early = EarlyTakeBack(charge_id=charge_id, refunded=0, disputed=0, dispute_fees=0)
         db.session.add(early)
-    early.refunded, early.disputed = refunded, disputes.held
+    early.refunded, early.disputed, early.dispute_fees = refunded, disputes.held, disputes.fees

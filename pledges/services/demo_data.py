@@ -238,6 +238,7 @@ def _paying_supporter(
         case=case,
         created_at=started,
         activated_at=started,
+        charge_day=started.day,
     )
     db.session.add(pledge)
     for month in range(months):

@@ -17,12 +17,11 @@ def add_months(moment: datetime, months: int, *, day: int | None = None) -> date
 
 
 def charge_day(pledge: Pledge) -> int | None:
-    """The day of the month the pledge is charged on. A date of its rhythm says it, unless it
-    is a month's last day: a pledge charged on the 31st is charged on Feb 28, which its first
-    payment's day then tells apart."""
+    """The day of the month the pledge is charged on. Until the provider has said (the
+    subscription's anchor), a date of its rhythm tells it, but a month's last day may stand
+    for a later one: erring early is safe, as a pause that ends before a renewal lets it be
+    charged, and one that ends after it skips it."""
+    if pledge.charge_day:
+        return pledge.charge_day
     known = pledge.next_charge_at or pledge.paused_until
-    if known is None:
-        return pledge.activated_at.day if pledge.activated_at else None
-    if known.day < monthrange(known.year, known.month)[1] or pledge.activated_at is None:
-        return known.day
-    return max(known.day, pledge.activated_at.day)
+    return known.day if known else None

@@ -432,6 +432,7 @@ class FakeStripe:
                 "customer": customer["id"],
                 "cancel_at_period_end": False,
                 "pause_collection": None,
+                "billing_cycle_anchor": now,
                 "metadata": session["params"]["subscription_data"]["metadata"],
                 "items": {
                     "object": "list",

@@ -1,6 +1,8 @@
 """The supporter's changes reach Stripe: the right call, the right parameters, a fresh
 idempotency key each, and a change made in Stripe (the Billing Portal) shows on the page."""
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select
 
 from pledges.extensions import db
@@ -195,3 +197,35 @@ def test_deleting_the_account_deletes_every_customer_stripe_made_for_them(
     fake_stripe.objects["customer"]["cus_second_checkout"] = {"id": "cus_second_checkout"}
     assert client.post_form("/member/delete", {"confirm": "yes"}).status_code == 303
     assert fake_stripe.objects["customer"] == {}
+
+
+def test_a_pause_ends_on_the_day_stripe_bills_not_the_day_the_pledge_was_recorded(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    """Found by review: a month's last day stands for the 29th, 30th or 31st, and the day was
+    guessed from when the pledge was recorded as started, which can be a day after Stripe's
+    anchor (past midnight, or after an outage). Anchor Jan 30 23:59:50 (renewals Feb 28, Mar
+    30), recorded Jan 31: a month's pause from Feb 28 ran to Mar 31 and skipped the Mar 30
+    renewal too. The day now comes from the subscription's anchor."""
+    anchor = datetime(2031, 1, 30, 23, 59, 50, tzinfo=UTC)
+    period_end = datetime(2031, 2, 28, 23, 59, 50, tzinfo=UTC)
+    subscribed["billing_cycle_anchor"] = int(anchor.timestamp())
+    item = subscribed["items"]["data"][0]
+    item["current_period_start"] = int(anchor.timestamp())
+    item["current_period_end"] = int(period_end.timestamp())
+    with app.app_context():
+        pledge = db.session.scalar(select(Pledge))
+        pledge.activated_at = anchor + timedelta(seconds=15)
+        db.session.commit()
+        pledge_id = pledge.id
+    post_webhook(fake_stripe.event("customer.subscription.updated", subscribed))
+    assert (_pledge(app).charge_day, _pledge(app).next_charge_at) == (30, period_end)
+
+    response = client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "1"}, htmx=True)
+    assert response.status_code == 200
+
+    [call] = _updates(fake_stripe, subscribed["id"])
+    renewal = datetime(2031, 3, 30, 23, 59, 50, tzinfo=UTC)
+    # Stripe resumes a little before the renewal, which it then charges.
+    assert int(call["params"]["pause_collection"]["resumes_at"]) < renewal.timestamp()
+    assert _pledge(app).paused_until == renewal

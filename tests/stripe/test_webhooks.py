@@ -10,7 +10,7 @@ from pledges import create_app
 from pledges.config import ConfigError
 from pledges.extensions import db
 from pledges.models import Contribution, OutboxEmail, Pledge, PledgeStatus, StripeEvent
-from pledges.payments import gateway, stripe_inbox, stripe_take_backs
+from pledges.payments import gateway, stripe_events, stripe_inbox, stripe_take_backs
 from pledges.payments.stripe_gateway import StripeGateway
 from pledges.services import disbursements, ledger
 from tests.stripe.fake_stripe import DISPUTE_FEE
@@ -632,3 +632,27 @@ def test_the_event_worker_command_handles_what_was_received_and_says_so(
     assert pledge_state(app)["contributions"] == [(2000, 55, 1945)]
     again = runner.invoke(args=["pledges", "handle-stripe-events"])
     assert "stripe events: 0 handled" in again.output
+
+
+def test_a_dispute_handled_while_its_payment_is_recorded_keeps_its_fee(
+    app, checkout, fake_stripe, monkeypatch
+):
+    """Found by review: a dispute handled before its payment is recorded left a note without
+    its fee, trusting the payment's own reading of the charge, which may come just before the
+    dispute: the 20.00 was taken back, the 15.00 fee lost."""
+    read = StripeGateway.fetch_invoice_charge
+
+    def read_then_another_worker_handles_a_dispute(self, invoice_id):  # noqa: ANN001, ANN202
+        facts = read(self, invoice_id)  # no dispute yet
+        dispute = fake_stripe.dispute(invoice_id)
+        stripe_take_backs.dispute_changed(dispute, self)  # finds no payment: notes it
+        return facts
+
+    monkeypatch.setattr(
+        StripeGateway, "fetch_invoice_charge", read_then_another_worker_handles_a_dispute
+    )
+    with app.app_context():
+        stripe_events.apply_paid_invoice(checkout["invoice"], gateway())
+        db.session.commit()
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.disputed, contribution.dispute_fees) == (2000, DISPUTE_FEE)

@@ -40,6 +40,16 @@ def fund_app(request, tmp_path, monkeypatch):
         server.dispose()
 
 
+def _insert_supporter() -> None:
+    """Supporter 1, as raw SQL writes it at an older revision than the models know."""
+    db.session.execute(
+        text(
+            "INSERT INTO supporters (id, email_index, email, locale, created_at) "
+            "VALUES (1, 'i', 'sealed', 'en', '2026-11-01')"
+        )
+    )
+
+
 def test_upgrading_a_fund_with_a_ledger_keeps_every_row(fund_app):
     app, url = fund_app
     with app.app_context():
@@ -142,12 +152,7 @@ def test_refunds_and_disputes_made_before_0015_are_kept_in_the_currency_paid(fun
     app, _ = fund_app
     with app.app_context():
         upgrade(revision="0014")
-        db.session.execute(
-            text(
-                "INSERT INTO supporters (id, email_index, email, locale, created_at) "
-                "VALUES (1, 'i', 'sealed', 'en', '2026-11-01')"
-            )
-        )
+        _insert_supporter()
         insert = text(
             "INSERT INTO contributions (id, supporter_id, currency, paid_amount, paid_currency, "
             "gross, fee, net, refunded, disputed, provider, provider_payment_id, paid_at, "
@@ -220,3 +225,30 @@ def test_refunds_and_disputes_made_before_0015_are_kept_in_the_currency_paid(fun
         assert db.session.scalar(text("SELECT refunded FROM contributions WHERE id = 3")) == 303
         db.session.remove()
         db.engine.dispose()
+
+
+def test_demo_pledges_learn_their_charge_day_from_their_start_and_stripe_ones_wait(fund_app):
+    """0017: a demo pledge is charged on the day it started; a Stripe pledge's day comes from
+    its subscription's anchor, which its next event or sync-stripe brings."""
+    app, _ = fund_app
+    with app.app_context():
+        upgrade(revision="0016")
+        _insert_supporter()
+        insert = text(
+            "INSERT INTO pledges (id, supporter_id, amount, currency, status, provider, "
+            "created_at, activated_at) VALUES (:id, 1, 1000, 'EUR', 'active', :provider, "
+            "'2026-01-31 09:00:00', :activated)"
+        )
+        for row in [
+            {"id": 1, "provider": "demo", "activated": "2026-01-31 23:30:00+00:00"},
+            {"id": 2, "provider": "stripe", "activated": "2026-01-31 09:00:00+00:00"},
+            {"id": 3, "provider": "demo", "activated": None},
+        ]:
+            db.session.execute(insert, row)
+        db.session.commit()
+
+        upgrade()
+
+        days = db.session.execute(text("SELECT id, charge_day FROM pledges ORDER BY id")).all()
+        assert [tuple(row) for row in days] == [(1, 31), (2, None), (3, None)]
+        db.session.remove()
