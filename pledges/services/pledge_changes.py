@@ -118,8 +118,6 @@ def _next_in_rhythm(pledge: Pledge, anchor: datetime | None, now: datetime) -> d
     next_date = anchor
     while (earlier := add_months(next_date, -1, day=day)) > now:
         next_date = earlier
-    while next_date <= now:  # a date already past: its news has not come yet
-        next_date = add_months(next_date, 1, day=day)
     return next_date
 
 
