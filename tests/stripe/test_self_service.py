@@ -8,6 +8,7 @@ from sqlalchemy import select
 from pledges.extensions import db
 from pledges.models import Contribution, Pledge
 from pledges.services import ledger
+from pledges.services.rhythm import add_months
 from tests.factories import make_pledge
 
 
@@ -229,3 +230,25 @@ def test_a_pause_ends_on_the_day_stripe_bills_not_the_day_the_pledge_was_recorde
     # Stripe resumes a little before the renewal, which it then charges.
     assert int(call["params"]["pause_collection"]["resumes_at"]) < renewal.timestamp()
     assert _pledge(app).paused_until == renewal
+
+
+def test_resuming_in_the_hour_before_the_pause_ends_names_that_renewal(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    """Found by review (of a change since reverted): Stripe's pause resumes an hour before the
+    renewal (`resumes_at`), which sync keeps as the pause's end. Resumed in that hour, the
+    renewal was taken for one gone by, and the confirmation named next month while Stripe
+    charged within the hour."""
+    renewal = (datetime.now(UTC) + timedelta(minutes=30)).replace(microsecond=0)
+    subscribed["billing_cycle_anchor"] = int(add_months(renewal, -3).timestamp())
+    resumes_at = int(renewal.timestamp()) - 3600
+    subscribed["pause_collection"] = {"behavior": "void", "resumes_at": resumes_at}
+    subscribed["items"]["data"][0]["current_period_end"] = int(renewal.timestamp())
+    post_webhook(fake_stripe.event("customer.subscription.updated", subscribed))
+    pledge_id = _pledge(app).id
+    assert _pledge(app).status == "paused"
+
+    client.post_form(f"/member/pledges/{pledge_id}/resume", htmx=True)
+
+    # Within the hour that sync keeps of it (resumes_at), not a month on.
+    assert abs(_pledge(app).next_charge_at - renewal) <= timedelta(hours=1)

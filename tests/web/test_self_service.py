@@ -416,3 +416,37 @@ def test_a_pledge_charged_on_the_31st_keeps_its_day_after_a_short_month(app):
             datetime(2028, 2, 29, 9, tzinfo=UTC)
         )
         db.session.rollback()
+
+
+def test_a_demo_pledge_resumed_after_its_pause_ended_is_still_charged_that_day(app):
+    """Found by review (of a change since reverted): a date already past means Stripe charged
+    it (its news to come), but in the demo it means demo billing has not run yet; walking on
+    to the next month skipped the charge."""
+    pause_end = datetime(2028, 3, 31, 9, tzinfo=UTC)
+    with app.app_context():
+        pledge = make_pledge(
+            activated_at=datetime(2027, 1, 31, 9, tzinfo=UTC), charge_day=31,
+            status="paused", paused_until=pause_end, next_charge_at=pause_end,
+        )  # fmt: skip
+        # Resumed at 10:00, before the day's billing ran (Stripe would have charged at 9:00).
+        assert pledge_changes.resume(pledge, now=datetime(2028, 3, 31, 10, tzinfo=UTC))
+        DemoGateway("unused").run_billing(now=datetime(2028, 4, 30, 10, tzinfo=UTC))
+        assert [c.paid_at for c in pledge.contributions] == [
+            pause_end,
+            datetime(2028, 4, 30, 9, tzinfo=UTC),
+        ]
+        db.session.rollback()
+
+
+def test_a_demo_pledge_canceled_after_its_date_passed_is_not_left_running_unpaid(app):
+    """The same: canceled at 10:00 after a 9:00 renewal demo billing had not made yet, it ran a
+    month more with nothing charged."""
+    due = datetime(2028, 3, 31, 9, tzinfo=UTC)
+    with app.app_context():
+        pledge = make_pledge(charge_day=31, next_charge_at=due)
+        assert pledge_changes.cancel(pledge, now=datetime(2028, 3, 31, 10, tzinfo=UTC))
+        DemoGateway("unused").run_billing(now=datetime(2028, 4, 15, tzinfo=UTC))
+        paid_through = [c.paid_at for c in pledge.contributions]
+        # Either it ended when its paid period did, or it was charged for the month it runs.
+        assert pledge.status == "canceled" or paid_through == [due]
+        db.session.rollback()
