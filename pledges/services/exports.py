@@ -52,7 +52,7 @@ def _contributions(with_emails: bool) -> Iterator[list[object]]:
     header = [
         "contribution_id", "supporter_id", "pledge_id", "paid_at_utc", "currency", "gross",
         "fee", "net", "refunded", "disputed", "earmarked_case", "provider", "provider_payment_id",
-        "paid_amount", "paid_currency",
+        "paid_amount", "paid_currency", "returned_paid", "dispute_fees",
     ]  # fmt: skip
     query = (
         select(Contribution, Case.slug)
@@ -72,7 +72,9 @@ def _contributions(with_emails: bool) -> Iterator[list[object]]:
         yield [
             c.id, c.supporter_id, c.pledge_id, c.paid_at.isoformat(), c.currency, *money,
             *withdrawn, slug or "", c.provider, c.provider_payment_id,
-            to_major(c.paid_amount, c.paid_currency), c.paid_currency, *email,
+            to_major(c.paid_amount, c.paid_currency), c.paid_currency,
+            to_major(c.paid_returned, c.paid_currency), to_major(c.dispute_fees, c.currency),
+            *email,
         ]  # fmt: skip
 
 

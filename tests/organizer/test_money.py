@@ -162,6 +162,7 @@ def test_exports_name_supporters_by_number_unless_admin(app, organizer_client, a
     assert len(rows) == 2 and "supporter_email" not in rows[0]
     assert "@" not in plain
     assert sorted(row["gross"] for row in rows) == ["30.00", "50.00"]
+    assert {(row["returned_paid"], row["dispute_fees"]) for row in rows} == {("0.00", "0.00")}
 
     admin = admin_client.get("/organizer/exports/contributions.csv").get_data(as_text=True)
     assert "general@example.org" in admin

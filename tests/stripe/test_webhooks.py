@@ -12,7 +12,7 @@ from pledges.extensions import db
 from pledges.models import Contribution, OutboxEmail, Pledge, PledgeStatus, StripeEvent
 from pledges.payments import gateway, stripe_events, stripe_inbox, stripe_take_backs
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.services import disbursements, ledger
+from pledges.services import disbursements, exports, ledger
 from tests.stripe.fake_stripe import DISPUTE_FEE
 
 
@@ -300,6 +300,9 @@ def test_a_dispute_s_fee_is_kept_and_the_dashboard_counts_it(
         contribution = db.session.scalar(select(Contribution))
         assert (contribution.disputed, contribution.dispute_fees) == (0, DISPUTE_FEE)
         assert disbursements.unallocated("EUR").kept_on_returns == DISPUTE_FEE
+        [header, row] = list(exports.rows("contributions", with_emails=False))
+        exported = dict(zip(header, row, strict=True))
+        assert (str(exported["disputed"]), str(exported["dispute_fees"])) == ("0.00", "15.00")
 
 
 def test_a_payment_recorded_after_its_dispute_keeps_the_dispute_s_fee(
