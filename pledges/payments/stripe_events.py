@@ -19,6 +19,7 @@ from pledges.models import (
 from pledges.payments import stripe_take_backs
 from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway, id_of
 from pledges.services import ledger, payment_problems, pledges, reminders
+from pledges.services.rhythm import charge_day, first_on_or_after
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,13 @@ def sync_subscription(
         period_end = from_timestamp(item["current_period_end"])
         pause = subscription.get("pause_collection") or {}
         resumes_at = pause.get("resumes_at")
-        pledge.paused_until = from_timestamp(resumes_at) if pause and resumes_at else None
+        # Stripe collects again from `resumes_at` (an hour before the renewal, when the pause
+        # was made here): the pause ends with the first renewal from then on.
+        pledge.paused_until = (
+            first_on_or_after(period_end, from_timestamp(resumes_at), charge_day(pledge))
+            if pause and resumes_at
+            else None
+        )
         ending = subscription.get("cancel_at_period_end") or subscription.get("cancel_at")
         pledge.ends_at = (
             from_timestamp(subscription.get("cancel_at") or item["current_period_end"])

@@ -25,3 +25,11 @@ def charge_day(pledge: Pledge) -> int | None:
         return pledge.charge_day
     known = pledge.next_charge_at or pledge.paused_until
     return known.day if known else None
+
+
+def first_on_or_after(charge: datetime, moment: datetime, day: int | None) -> datetime:
+    """The first date of the rhythm that `charge` is a date of, and `day` its day, not before
+    `moment`: the charge a pause that lets payments be collected from `moment` on ends with."""
+    while charge < moment:
+        charge = add_months(charge, 1, day=day)
+    return charge

@@ -252,3 +252,28 @@ def test_resuming_in_the_hour_before_the_pause_ends_names_that_renewal(
 
     # Within the hour that sync keeps of it (resumes_at), not a month on.
     assert abs(_pledge(app).next_charge_at - renewal) <= timedelta(hours=1)
+
+
+def test_a_pause_ends_with_the_renewal_stripe_collects_not_an_hour_before(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    """Stripe is told to collect again an hour before the renewal that ends a pause, and the
+    pause's end was kept as that hour: for a pledge charged at 00:30, the page named the day
+    before. Made in Stripe's dashboard, a pause may end at any time: it ends with the first
+    renewal from then on."""
+    anchor = datetime(2031, 1, 15, 0, 30, tzinfo=UTC)
+    subscribed["billing_cycle_anchor"] = int(anchor.timestamp())
+    subscribed["items"]["data"][0]["current_period_end"] = int(add_months(anchor, 1).timestamp())
+    renewal = add_months(anchor, 2)
+    for resumes_at in (renewal - timedelta(hours=1), renewal - timedelta(days=9)):
+        subscribed["pause_collection"] = {
+            "behavior": "void",
+            "resumes_at": int(resumes_at.timestamp()),
+        }
+        post_webhook(fake_stripe.event("customer.subscription.updated", subscribed))
+        pledge = _pledge(app)
+        assert (pledge.status, pledge.paused_until, pledge.next_charge_at) == (
+            "paused",
+            renewal,
+            renewal,
+        )
