@@ -94,7 +94,7 @@ def sync_subscription(
             if ending
             else None
         )
-        if pledge.status == PledgeStatus.PAUSED:
+        if pledge.status == PledgeStatus.PAUSED and not ending:
             pledge.next_charge_at = pledge.paused_until
         elif pledge.status in {PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE} and not ending:
             pledge.next_charge_at = period_end

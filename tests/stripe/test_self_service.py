@@ -277,3 +277,19 @@ def test_a_pause_ends_with_the_renewal_stripe_collects_not_an_hour_before(
             renewal,
             renewal,
         )
+
+
+def test_a_paused_pledge_canceled_charges_nothing_more_after_stripe_s_event(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    """Found by review: canceled while paused, the pledge has no next charge; the event that
+    followed gave it back the pause's end as one."""
+    pledge_id = _pledge(app).id
+    client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "1"}, htmx=True)
+    client.post_form(f"/member/pledges/{pledge_id}/cancel", {"reason": ""}, htmx=True)
+    assert (_pledge(app).next_charge_at, _pledge(app).ends_at is not None) == (None, True)
+
+    post_webhook(fake_stripe.event("customer.subscription.updated", subscribed))
+
+    pledge = _pledge(app)
+    assert (pledge.next_charge_at, pledge.ends_at is not None) == (None, True)
