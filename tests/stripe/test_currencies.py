@@ -127,6 +127,24 @@ def test_a_payment_given_back_in_parts_is_given_back_to_the_cent(
         assert ledger.check() == []
 
 
+def test_a_cent_refunded_of_a_converted_payment_shows_on_the_statement(
+    app, client, fake_stripe, post_webhook
+):
+    """$0.01 is €0.00 at the payment's rate: the ledger loses nothing, but the statement the
+    supporter keeps says what went back to their card."""
+    _session, paid = pledge_in_dollars(app, client, fake_stripe, post_webhook)
+    post_webhook(fake_stripe.event("charge.refunded", fake_stripe.refund(paid["invoice"]["id"], 1)))
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.refunded, contribution.paid_returned) == (0, 1)
+        supporter_id, year = contribution.supporter_id, contribution.paid_at.year
+    sign_in_supporter(app, client, supporter_id)
+
+    statement = client.get(f"/member/statement/{year}").get_data(as_text=True)
+
+    assert 'data-label="Refunded or disputed">$0.01</td>' in statement  # on its own row
+
+
 def test_the_supporter_sees_what_they_paid_and_what_reached_the_fund(
     app, client, fake_stripe, post_webhook
 ):
