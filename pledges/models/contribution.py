@@ -113,11 +113,12 @@ class Contribution(db.Model):
 
     @property
     def status(self) -> str:
-        """As the supporter reads it: paid, refunded, part-refunded or disputed."""
-        if self.disputed:
+        """As the supporter reads it, in the currency they paid: paid, refunded, part-refunded or
+        disputed."""
+        if self.disputed_paid:
             return "disputed"
-        if self.refunded:
-            return "refunded" if self.refunded >= self.gross else "part-refunded"
+        if self.refunded_paid:
+            return "refunded" if self.refunded_paid >= self.paid_amount else "part-refunded"
         return "paid"
 
     @property

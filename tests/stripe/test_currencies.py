@@ -137,6 +137,7 @@ def test_a_cent_refunded_of_a_converted_payment_shows_on_the_statement(
     with app.app_context():
         contribution = db.session.scalar(select(Contribution))
         assert (contribution.refunded, contribution.paid_returned) == (0, 1)
+        assert contribution.status == "part-refunded"
         supporter_id, year = contribution.supporter_id, contribution.paid_at.year
     sign_in_supporter(app, client, supporter_id)
 
