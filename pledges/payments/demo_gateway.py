@@ -110,6 +110,9 @@ class DemoGateway:
     def change_amount(self, pledge: Pledge, amount: int) -> None:
         pass
 
+    def renews_next(self, pledge: Pledge) -> datetime | None:
+        return None
+
     def pause(self, pledge: Pledge, until: datetime) -> None:
         pass
 

@@ -17,7 +17,7 @@ from pledges.models import (
     Supporter,
 )
 from pledges.payments import stripe_take_backs
-from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway, id_of
+from pledges.payments.stripe_gateway import ChargeFacts, StripeGateway, from_timestamp, id_of
 from pledges.services import ledger, payment_problems, pledges, reminders
 from pledges.services.rhythm import charge_day, first_on_or_after
 
@@ -33,10 +33,6 @@ STATUS_FROM_STRIPE = {
     "canceled": PledgeStatus.CANCELED,
     "incomplete_expired": PledgeStatus.CANCELED,
 }
-
-
-def from_timestamp(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def pledge_for(subscription_id: str | None, metadata: dict | None) -> Pledge | None:

@@ -5,7 +5,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -33,6 +33,10 @@ def id_of(value: str | dict | None) -> str | None:
     if isinstance(value, dict):
         return value.get("id")
     return value
+
+
+def from_timestamp(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 class InvalidWebhook(ValueError):
@@ -116,12 +120,14 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise ProviderError(str(error)) from error
 
-    def change_amount(self, pledge: Pledge, amount: int) -> None:
+    def _subscription(self, pledge: Pledge) -> dict[str, Any]:
         try:
-            subscription = self.fetch_subscription(pledge.provider_subscription_id)
+            return self.fetch_subscription(pledge.provider_subscription_id)
         except stripe.StripeError as error:
             raise ProviderError(str(error)) from error
-        item = subscription["items"]["data"][0]
+
+    def change_amount(self, pledge: Pledge, amount: int) -> None:
+        item = self._subscription(pledge)["items"]["data"][0]
         self._update(
             pledge,
             {
@@ -129,6 +135,9 @@ class StripeGateway:
                 "proration_behavior": "none",
             },
         )
+
+    def renews_next(self, pledge: Pledge) -> datetime:
+        return from_timestamp(self._subscription(pledge)["items"]["data"][0]["current_period_end"])
 
     def pause(self, pledge: Pledge, until: datetime) -> None:
         # "void": the invoices of the paused months are not collected, ever. Collection resumes

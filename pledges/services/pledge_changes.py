@@ -48,7 +48,9 @@ def pause(pledge: Pledge, months: int, now: datetime | None = None) -> bool:
     if pledge.ends_at is not None:
         raise NotPossible("a pledge that is ending cannot be paused")
     now = now or utcnow()
-    until = add_months(pledge.next_charge_at or now, months, day=charge_day(pledge))
+    # An invoice made before the pause is collected anyway: the pause counts from the next.
+    renews = gateway().renews_next(pledge) or pledge.next_charge_at or now
+    until = add_months(renews, months, day=charge_day(pledge))
     gateway().pause(pledge, until)
     pledge.status, pledge.paused_until, pledge.next_charge_at = PledgeStatus.PAUSED, until, until
     _confirm(pledge, "paused", months=months)

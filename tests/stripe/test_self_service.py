@@ -293,3 +293,28 @@ def test_a_paused_pledge_canceled_charges_nothing_more_after_stripe_s_event(
 
     pledge = _pledge(app)
     assert (pledge.next_charge_at, pledge.ends_at is not None) == (None, True)
+
+
+def test_a_pause_just_after_a_renewal_skips_the_next_one_not_the_one_already_charged(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    """Stripe renewed the pledge minutes ago and its events have not arrived: the pledge here
+    still names that renewal as its next charge. A month's pause counted from it skipped
+    nothing (Stripe collects an invoice made before the pause anyway); it counts from the
+    renewal Stripe makes next."""
+    item = subscribed["items"]["data"][0]
+    renewed = datetime.fromtimestamp(item["current_period_end"], UTC) - timedelta(days=30)
+    subscribed["billing_cycle_anchor"] = int(add_months(renewed, -2).timestamp())
+    item["current_period_end"] = int(renewed.timestamp())
+    post_webhook(fake_stripe.event("customer.subscription.updated", subscribed))
+    assert _pledge(app).next_charge_at == renewed
+    item["current_period_start"] = int(renewed.timestamp())  # renewed at Stripe, unheard of
+    item["current_period_end"] = int(add_months(renewed, 1).timestamp())
+
+    pledge_id = _pledge(app).id
+    client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "1"}, htmx=True)
+
+    [call] = _updates(fake_stripe, subscribed["id"])
+    skipped, ends = add_months(renewed, 1), add_months(renewed, 2)
+    assert skipped.timestamp() < int(call["params"]["pause_collection"]["resumes_at"])
+    assert _pledge(app).paused_until == ends
