@@ -32,7 +32,7 @@ from pledges.payments.stripe_events import (
     sync_subscription,
 )
 from pledges.payments.stripe_gateway import StripeGateway, id_of
-from pledges.payments.stripe_take_backs import charge_refunded, dispute_changed
+from pledges.payments.stripe_take_backs import charge_refunded, dispute_changed, tell_if_failed
 from pledges.services import pledges
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ class SyncReport:
     gifts_recorded: int = 0
     refunds_applied: int = 0
     disputes_applied: int = 0
+    #: Emails queued to tell organizers of refunds that failed (once each, however many runs).
+    failed_refunds_told: int = 0
     problems_noted: int = 0
     problems_resolved: int = 0
     #: Stripe ids of subscriptions, paid invoices and gifts' checkouts that match nobody of ours.
@@ -109,6 +111,7 @@ class SyncReport:
             f"paid invoices checked {self.invoices_checked}, recorded {self.invoices_recorded}",
             f"one-off gifts checked {self.gifts_checked}, recorded {self.gifts_recorded}",
             f"refunds applied {self.refunds_applied}, disputes applied {self.disputes_applied}",
+            f"emails to organizers about failed refunds {self.failed_refunds_told}",
             f"payment problems noted {self.problems_noted}, resolved {self.problems_resolved}",
             f"unknown to us {len(self.unknown)}" + (f": {unknown}" if unknown else ""),
             f"{changes} change{'' if changes == 1 else 's'}",
@@ -143,8 +146,11 @@ def sync(
             _settle(report, invoice["id"], _unpaid_invoice, invoice, gateway)
         for problem_id in _walked(_open_problems(), "problems", progress):
             _settle(report, f"payment problem {problem_id}", _open_problem, problem_id, gateway)
-        for charge_id in _walked(_charges_of(gateway.refunds(since=since)), "refunds", progress):
+        refunds = list(gateway.refunds(since=since))
+        for charge_id in _walked(_charges_of(refunds), "refunds", progress):
             _settle(report, charge_id, _refunded_charge, charge_id, gateway)
+        for refund in (refund for refund in refunds if refund.get("status") == "failed"):
+            _settle(report, refund["id"], _failed_refund, refund, gateway)
         disputes = gateway.disputes(since=disputes_since(since))
         for dispute in _walked(disputes, "disputes", progress):
             _settle(report, dispute["id"], _dispute, dispute, gateway)
@@ -372,6 +378,10 @@ def _refunded_charge(charge_id: str, gateway: StripeGateway, done: SyncReport) -
     if contribution.refunded_paid != before:
         log.info("sync-stripe: contribution %s refunded", contribution.id)
         done.refunds_applied += 1
+
+
+def _failed_refund(refund: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:
+    done.failed_refunds_told += tell_if_failed(refund)
 
 
 def _dispute(dispute: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:

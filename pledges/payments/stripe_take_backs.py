@@ -14,7 +14,7 @@ from sqlalchemy import text
 from pledges.extensions import db
 from pledges.models import Contribution, EarlyTakeBack
 from pledges.payments.stripe_gateway import ChargeFacts, Disputes, StripeGateway, id_of
-from pledges.services import ledger, pledges
+from pledges.services import ledger, organizer_alerts, pledges
 from pledges.services.ledger.common import dialect
 
 #: The first key of the per-charge advisory locks (the ledger's own lock is a single key, a
@@ -31,6 +31,23 @@ def refund_changed(event_refund: dict[str, Any], gateway: StripeGateway) -> None
     """A refund's status changed (`refund.updated`, the refund): one that failed, or was
     canceled before it went out, left the money with the fund, which may spend it again."""
     _charge_holds(id_of(event_refund.get("charge")) or "", gateway)
+    tell_if_failed(event_refund)
+
+
+def tell_if_failed(refund: dict[str, Any]) -> int:
+    """The organizers hear of a refund of one of our payments that failed: the books take the
+    money back by themselves, but the supporter still waits for it. How many emails went out."""
+    if refund.get("status") != "failed":
+        return 0
+    contribution = pledges.find_contribution_by_charge(id_of(refund.get("charge")) or "")
+    if contribution is None:
+        return 0  # not ours; or its payment is not recorded yet (see docs/deploy.md)
+    return organizer_alerts.refund_failed(
+        contribution,
+        refund_id=refund["id"],
+        amount=refund.get("amount", 0),
+        reason=refund.get("failure_reason") or "",
+    )
 
 
 def dispute_changed(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:

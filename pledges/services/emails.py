@@ -11,6 +11,7 @@ from babel.dates import format_date as babel_format_date
 from flask import current_app, g, render_template, url_for
 from flask_babel import force_locale, format_date, get_locale, get_translations
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from pledges.extensions import db
@@ -124,6 +125,34 @@ def _organizer_sign_in(row: OutboxEmail, supporter: Supporter | None) -> Rendere
         "organizer_sign_in",
         _("Your organizer sign-in link for %(fund)s", fund=current_app.config["FUND_NAME"]),
         sign_in_url=_organizer_link(organizer, auth_tokens.TOKEN_LIFETIME),
+    )
+
+
+#: Stripe's reasons a refund fails (`failure_reason`), as a treasurer would say them.
+REFUND_FAILURES = {
+    "expired_or_canceled_card": _l("the card has expired or was canceled"),
+    "lost_or_stolen_card": _l("the card was reported lost or stolen"),
+    "declined": _l("the bank declined it"),
+    "insufficient_funds": _l("the fund's Stripe balance was too low"),
+    "unknown": _l("Stripe gave no reason"),
+}
+
+
+def _refund_failed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
+    organizer = organizers.find_by_email(row.recipient)
+    contribution = db.session.get(Contribution, row.context["contribution_id"])
+    if organizer is None or organizer.removed_at is not None or contribution is None:
+        return None
+    reason = row.context["reason"]
+    return _render(
+        "refund_failed",
+        _("A refund failed at Stripe: %(fund)s", fund=current_app.config["FUND_NAME"]),
+        contribution=contribution,
+        amount=row.context["amount"],
+        currency=row.context["currency"],
+        refund_id=row.context["refund_id"],
+        reason=REFUND_FAILURES.get(reason or "unknown", reason),
+        dashboard_url=url_for("organizer.dashboard", _external=True),
     )
 
 
@@ -305,6 +334,7 @@ RENDERERS: dict[str, Callable[[OutboxEmail, Supporter | None], RenderedEmail | N
     "sign-in": _sign_in,
     "organizer-invite": _organizer_invite,
     "organizer-sign-in": _organizer_sign_in,
+    "refund-failed": _refund_failed,
     "case-update": _case_update,
     "pledge-changed": _pledge_changed,
     "action-required": _action_required,

@@ -364,3 +364,26 @@ def test_a_gift_still_waiting_for_its_bank_debit_is_not_recorded(
         assert (
             db.session.scalar(select(Contribution).where(Contribution.pledge_id.is_(None))) is None
         )
+
+
+def test_a_refund_that_failed_unheard_of_is_told_to_the_organizers_once(
+    app, subscribed, fake_stripe, sync_stripe, smtp
+):
+    from pledges.services import mail_outbox
+    from tests.factories import make_organizer
+
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org")
+    [invoice] = fake_stripe.objects["invoice"].values()
+    charge = fake_stripe.refund(invoice["id"], amount=500)
+    fake_stripe.fail_refund(charge["id"])
+
+    first, again = sync_stripe(), sync_stripe()
+
+    assert "emails to organizers about failed refunds 1" in first
+    assert "emails to organizers about failed refunds 0" in again
+    with app.app_context():
+        assert [c.refunded for c in contributions()] == [0]
+        mail_outbox.deliver_due()
+    [told] = [m for m in smtp.messages if m["To"] == "treasurer@example.org"]
+    assert "A refund of €5.00" in told.get_body(("plain",)).get_content()

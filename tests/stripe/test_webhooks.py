@@ -12,7 +12,7 @@ from pledges.extensions import db
 from pledges.models import Contribution, OutboxEmail, Pledge, PledgeStatus, StripeEvent
 from pledges.payments import gateway, stripe_events, stripe_inbox, stripe_take_backs
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.services import disbursements, exports, ledger
+from pledges.services import disbursements, exports, ledger, mail_outbox
 from tests.stripe.fake_stripe import DISPUTE_FEE
 
 
@@ -659,3 +659,52 @@ def test_a_dispute_handled_while_its_payment_is_recorded_keeps_its_fee(
         db.session.commit()
         contribution = db.session.scalar(select(Contribution))
         assert (contribution.disputed, contribution.dispute_fees) == (2000, DISPUTE_FEE)
+
+
+def test_a_refund_that_failed_is_told_once_to_each_organizer(
+    app, checkout, fake_stripe, post_webhook, smtp
+):
+    """The books take the money back by themselves, but the supporter still waits for it:
+    someone at the fund must refund again or reach them. Stripe may send the news twice
+    (`refund.updated` and `charge.refund.updated`); each organizer hears once."""
+    from tests.factories import make_organizer
+
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org")
+        make_organizer(email="second@example.org")
+        gone = make_organizer(email="gone@example.org")
+        gone.removed_at = datetime.now(UTC)
+        db.session.commit()
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"], amount=500)
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    failed = fake_stripe.fail_refund(charge["id"])
+
+    post_webhook(fake_stripe.event("refund.updated", failed))
+    post_webhook(fake_stripe.event("charge.refund.updated", failed))
+    with app.app_context():
+        mail_outbox.deliver_due()
+
+    told = [m for m in smtp.messages if "refund failed" in m["Subject"]]
+    assert sorted(m["To"] for m in told) == ["second@example.org", "treasurer@example.org"]
+    body = told[0].get_body(("plain",)).get_content()
+    assert "A refund of €5.00" in body
+    assert "the card has expired or was canceled" in body
+    assert failed["id"] in body
+    assert "payer@example.org" not in body
+
+
+def test_a_refund_that_succeeded_tells_nobody(app, checkout, fake_stripe, post_webhook, smtp):
+    from tests.factories import make_organizer
+
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org")
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"], amount=500)
+    [refund] = fake_stripe.objects["refund"].values()
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    post_webhook(fake_stripe.event("refund.updated", refund))
+    with app.app_context():
+        mail_outbox.deliver_due()
+
+    assert [m for m in smtp.messages if m["To"] == "treasurer@example.org"] == []
