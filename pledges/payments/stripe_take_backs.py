@@ -41,7 +41,7 @@ def tell_if_failed(refund: dict[str, Any]) -> int:
         return 0
     contribution = pledges.find_contribution_by_charge(id_of(refund.get("charge")) or "")
     if contribution is None:
-        return 0  # not ours; or its payment is not recorded yet (see docs/deploy.md)
+        return 0  # not ours; or not recorded yet, and the daily sync-stripe tells them later
     return organizer_alerts.refund_failed(
         contribution,
         refund_id=refund["id"],
