@@ -50,6 +50,10 @@ DEFAULT_SINCE_DAYS = 35
 #: payment, and an inquiry before it, so this covers one opened as an inquiry and escalated.
 DISPUTE_DAYS = 180
 
+#: How far back refunds are always looked at: a card refund that fails does so within weeks of
+#: being made, and the organizers must hear of it even when the daily run looks at three days.
+REFUND_DAYS = 35
+
 #: How many unknown Stripe ids the summary names before it only counts them.
 UNKNOWN_SHOWN = 20
 
@@ -88,6 +92,7 @@ class SyncReport:
             + self.disputes_applied
             + self.problems_noted
             + self.problems_resolved
+            + self.failed_refunds_told
         )
 
     def add(self, other: "SyncReport") -> None:
@@ -146,7 +151,7 @@ def sync(
             _settle(report, invoice["id"], _unpaid_invoice, invoice, gateway)
         for problem_id in _walked(_open_problems(), "problems", progress):
             _settle(report, f"payment problem {problem_id}", _open_problem, problem_id, gateway)
-        refunds = list(gateway.refunds(since=since))
+        refunds = list(gateway.refunds(since=refunds_since(since)))
         for charge_id in _walked(_charges_of(refunds), "refunds", progress):
             _settle(report, charge_id, _refunded_charge, charge_id, gateway)
         for refund in (refund for refund in refunds if refund.get("status") == "failed"):
@@ -164,9 +169,18 @@ def sync(
 def disputes_since(since: datetime | None) -> datetime | None:
     """Disputes are walked further back than the rest: an inquiry opened weeks ago may become
     a chargeback today, and its creation date is the inquiry's."""
+    return _at_least(since, DISPUTE_DAYS)
+
+
+def refunds_since(since: datetime | None) -> datetime | None:
+    """Refunds too: one may fail weeks after it was made (a closed card), dated when made."""
+    return _at_least(since, REFUND_DAYS)
+
+
+def _at_least(since: datetime | None, days: int) -> datetime | None:
     if since is None:
         return None
-    return min(since, datetime.now(UTC) - timedelta(days=DISPUTE_DAYS))
+    return min(since, datetime.now(UTC) - timedelta(days=days))
 
 
 def _walked(items: Iterable[T], stage: str, progress: Progress | None) -> Iterator[T]:

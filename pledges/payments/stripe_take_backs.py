@@ -13,13 +13,24 @@ from sqlalchemy import text
 
 from pledges.extensions import db
 from pledges.models import Contribution, EarlyTakeBack
-from pledges.payments.stripe_gateway import ChargeFacts, Disputes, StripeGateway, id_of
+from pledges.models.types import utcnow
+from pledges.payments.stripe_gateway import (
+    ChargeFacts,
+    Disputes,
+    StripeGateway,
+    from_timestamp,
+    id_of,
+)
 from pledges.services import ledger, organizer_alerts, pledges
 from pledges.services.ledger.common import dialect
 
 #: The first key of the per-charge advisory locks (the ledger's own lock is a single key, a
 #: space of its own).
 CHARGE_LOCK_SPACE = 7_301
+
+#: A refund that failed leaves nobody owed when the supporter got the money back by disputing
+#: the charge instead, or when the fund itself asked Stripe to stop the refund.
+FAILED_BUT_NOT_OWED = frozenset({"charge_for_pending_refund_disputed", "merchant_request"})
 
 
 def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> None:
@@ -37,7 +48,7 @@ def refund_changed(event_refund: dict[str, Any], gateway: StripeGateway) -> None
 def tell_if_failed(refund: dict[str, Any]) -> int:
     """The organizers hear of a refund of one of our payments that failed: the books take the
     money back by themselves, but the supporter still waits for it. How many emails went out."""
-    if refund.get("status") != "failed":
+    if refund.get("status") != "failed" or refund.get("failure_reason") in FAILED_BUT_NOT_OWED:
         return 0
     contribution = pledges.find_contribution_by_charge(id_of(refund.get("charge")) or "")
     if contribution is None:
@@ -47,6 +58,7 @@ def tell_if_failed(refund: dict[str, Any]) -> int:
         refund_id=refund["id"],
         amount=refund.get("amount", 0),
         reason=refund.get("failure_reason") or "",
+        made_at=from_timestamp(refund["created"]) if refund.get("created") else utcnow(),
     )
 
 

@@ -1,7 +1,7 @@
 """`flask pledges sync-stripe` repairs what missed webhooks left behind, once."""
 
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -387,3 +387,37 @@ def test_a_refund_that_failed_unheard_of_is_told_to_the_organizers_once(
         mail_outbox.deliver_due()
     [told] = [m for m in smtp.messages if m["To"] == "treasurer@example.org"]
     assert "A refund of €5.00" in told.get_body(("plain",)).get_content()
+
+
+def test_a_refund_made_weeks_ago_that_failed_is_told_by_the_daily_run(
+    app, client, fake_stripe, post_webhook, sync_stripe, smtp
+):
+    """Found by review: a refund that failed before its payment was recorded was told to
+    nobody, and the daily run (three days back) did not look at a refund made ten days ago."""
+    from pledges.services import mail_outbox
+    from tests.factories import make_organizer
+
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org").created_at = datetime(
+            2020, 1, 1, tzinfo=UTC
+        )
+        db.session.commit()
+    paid = checkout(client, fake_stripe)
+    charge = fake_stripe.refund(paid["invoice"]["id"], amount=500)
+    failed = fake_stripe.fail_refund(charge["id"])
+    failed["created"] = int(time.time()) - 10 * DAY
+    post_webhook(fake_stripe.event("refund.updated", failed))  # before its payment
+    post_webhook(fake_stripe.event("invoice.paid", paid["invoice"]))
+    with app.app_context():
+        mail_outbox.deliver_due()
+    assert [m for m in smtp.messages if "refund failed" in m["Subject"]] == []
+
+    since = date.fromtimestamp(time.time() - 3 * DAY).isoformat()
+    output = sync_stripe("--since", since)
+
+    assert "emails to organizers about failed refunds 1" in output
+    with app.app_context():
+        mail_outbox.deliver_due()
+    assert [m["To"] for m in smtp.messages if "refund failed" in m["Subject"]] == [
+        "treasurer@example.org"
+    ]

@@ -708,3 +708,55 @@ def test_a_refund_that_succeeded_tells_nobody(app, checkout, fake_stripe, post_w
         mail_outbox.deliver_due()
 
     assert [m for m in smtp.messages if m["To"] == "treasurer@example.org"] == []
+
+
+@pytest.mark.parametrize("reason", ["charge_for_pending_refund_disputed", "merchant_request"])
+def test_a_refund_that_failed_leaving_nobody_owed_tells_nobody(
+    app, checkout, fake_stripe, post_webhook, smtp, reason
+):
+    """Found by review: a refund fails when the supporter disputes the charge meanwhile (the
+    chargeback gives their money back), or when the fund asked Stripe to stop it. "Refund it
+    again" would pay them twice."""
+    from tests.factories import make_organizer
+
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org")
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"])
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    failed = fake_stripe.fail_refund(charge["id"])
+    failed["failure_reason"] = reason
+
+    post_webhook(fake_stripe.event("refund.updated", failed))
+    with app.app_context():
+        mail_outbox.deliver_due()
+
+    assert [m for m in smtp.messages if m["To"] == "treasurer@example.org"] == []
+
+
+def test_only_organizers_enrolled_and_there_when_the_refund_was_made_hear_it_failed(
+    app, checkout, fake_stripe, post_webhook, smtp
+):
+    """Found by review: an invitation never taken up (a mistyped address) got the fund's money
+    alerts, and an organizer who joined weeks later was told of an old failure as news."""
+    from tests.factories import make_organizer
+
+    week_ago = int(time.time()) - 7 * 24 * 3600
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org").created_at = datetime.fromtimestamp(
+            week_ago - 3600, UTC
+        )
+        make_organizer(email="treasurer@exmaple.org", enrolled=False)
+        make_organizer(email="newcomer@example.org")  # joined today
+        db.session.commit()
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"], amount=500)
+    failed = fake_stripe.fail_refund(charge["id"])
+    failed["created"] = week_ago
+
+    post_webhook(fake_stripe.event("refund.updated", failed))
+    with app.app_context():
+        mail_outbox.deliver_due()
+
+    told = [m["To"] for m in smtp.messages if "refund failed" in m["Subject"]]
+    assert told == ["treasurer@example.org"]
