@@ -72,6 +72,10 @@ class Contribution(db.Model):
     #: The two above as the processor states them, in the currency paid.
     refunded_paid: Mapped[int] = mapped_column(default=0, server_default="0")
     disputed_paid: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: What its disputes hold beyond what its refunds left, in the currency paid: Stripe takes
+    #: a chargeback's money even from a refunded charge, until the fund wins the dispute with
+    #: the refund as evidence. The ledger cannot take it twice; the account is that much less.
+    disputed_beyond_paid: Mapped[int] = mapped_column(default=0, server_default="0")
     #: What its disputes cost the fund in fees, beyond the money they took (the processor keeps
     #: them, won or lost, in most countries); no part of the ledger, which spends payments.
     dispute_fees: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -4,8 +4,8 @@ correcting a mistaken one. Every change goes through the ledger, as the command 
 from dataclasses import dataclass, field
 from datetime import date
 
+from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import Case, Contribution, Disbursement, Organizer
@@ -49,11 +49,22 @@ class Unallocated:
     #: dispute costs a fee of its own. The ledger counts such a payment as giving nothing
     #: (never less), so the pools hold that much more than the account.
     kept_on_returns: int
+    #: What chargebacks on payments already refunded took a second time (Stripe takes a
+    #: chargeback's money whatever was refunded, until the fund wins it with the refund as
+    #: evidence): the account holds that much less again.
+    taken_twice: int = 0
 
 
 def unallocated(currency: str) -> Unallocated:
     beyond_net = Contribution.refunded + Contribution.disputed - Contribution.net
-    available, kept = db.session.execute(
+    # In the ledger's currency at the payment's own rate, as `Contribution.in_ledger_currency`
+    # (64-bit: the product outgrows 32 bits on PostgreSQL).
+    twice = (
+        cast(Contribution.disputed_beyond_paid, BigInteger)
+        * Contribution.gross
+        // Contribution.paid_amount
+    )
+    available, kept, taken_twice = db.session.execute(
         select(
             func.coalesce(func.sum(AVAILABLE), 0),
             func.coalesce(
@@ -61,6 +72,9 @@ def unallocated(currency: str) -> Unallocated:
                     sql_case((beyond_net > 0, beyond_net), else_=0) + Contribution.dispute_fees
                 ),
                 0,
+            ),
+            func.coalesce(
+                func.sum(sql_case((Contribution.disputed_beyond_paid > 0, twice), else_=0)), 0
             ),
         ).where(Contribution.currency == currency)
     ).one()
@@ -71,7 +85,7 @@ def unallocated(currency: str) -> Unallocated:
             Disbursement.currency == currency, Disbursement.in_ledger
         )
     )
-    return Unallocated(available - spent, kept)
+    return Unallocated(available - spent, kept, int(taken_twice))
 
 
 @dataclass(frozen=True)

@@ -147,8 +147,18 @@ def test_invariants_hold_for_any_history(app, steps):
                 assert ledger.remaining("EUR", case_id, before) == naive
 
         # What the dashboard calls "in the pool" is what every contribution has left.
-        assert disbursements.unallocated("EUR").amount == sum(
-            c.available - ledger.given(c.id) for c in db.session.scalars(select(Contribution))
+        pool = disbursements.unallocated("EUR")
+        everyone = list(db.session.scalars(select(Contribution)))
+        assert pool.amount == sum(c.available - ledger.given(c.id) for c in everyone)
+
+        # A dispute's money beyond what the refunds left is taken only from a payment the two
+        # took all of, never beyond what was refunded; the dashboard counts it at each rate.
+        for c in everyone:
+            assert 0 <= c.disputed_beyond_paid <= c.refunded_paid
+            if c.disputed_beyond_paid:
+                assert c.refunded_paid + c.disputed_paid == c.paid_amount
+        assert pool.taken_twice == sum(
+            c.in_ledger_currency(c.disputed_beyond_paid) for c in everyone
         )
 
         # Every supporter's page adds up to what they paid.

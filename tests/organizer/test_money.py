@@ -269,4 +269,23 @@ def test_the_dashboard_says_what_the_processor_kept_on_payments_given_back(app, 
 def test_the_dashboard_says_nothing_of_fees_kept_when_nothing_was_given_back(app, organizer_client):
     _fund(app)
     page = organizer_client.get("/organizer/").get_data(as_text=True)
-    assert "kept" not in page.split("In the pool")[1].split("</article>")[0]
+    pool = page.split("In the pool")[1].split("</article>")[0]
+    assert "kept" not in pool and "second time" not in pool
+
+
+def test_the_dashboard_says_what_chargebacks_on_refunded_payments_took_again(app, organizer_client):
+    """A dollar payment (€18.00 in the books) refunded in full, then disputed: Stripe took the
+    $20.00 twice, €18.00 of it beyond what the books can take."""
+    with app.app_context():
+        supporter = make_supporter()
+        paid = make_contribution(make_pledge(supporter), gross=18_00, fee=50)
+        paid.paid_amount, paid.paid_currency = 20_00, "USD"
+        ledger.take_back(paid, refunded=20_00)
+        ledger.take_back(paid, disputed=20_00, exactly=True)
+        db.session.commit()
+        assert (paid.disputed, paid.disputed_beyond_paid) == (0, 20_00)
+
+    page = organizer_client.get("/organizer/").get_data(as_text=True)
+
+    pool = page.split("In the pool")[1].split("</article>")[0]
+    assert "took €18.00 a second time" in pool

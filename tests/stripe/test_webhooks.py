@@ -710,6 +710,37 @@ def test_a_refund_that_succeeded_tells_nobody(app, checkout, fake_stripe, post_w
     assert [m for m in smtp.messages if m["To"] == "treasurer@example.org"] == []
 
 
+def test_a_chargeback_on_a_refunded_payment_shows_what_stripe_took_twice(
+    app, checkout, fake_stripe, post_webhook, client
+):
+    """Stripe takes a chargeback's money even from a charge it has refunded, until the fund wins
+    the dispute with the refund as evidence. The books cannot take it twice (a payment never
+    gives less than nothing), so the dashboard says how much less the account holds; a dispute
+    won gives it back."""
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"], amount=500)
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"])  # all 20.00, 5.00 of it refunded
+    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
+
+    with app.app_context():
+        contribution = db.session.scalar(select(Contribution))
+        assert (contribution.refunded, contribution.disputed, contribution.available) == (
+            500,
+            1500,
+            0,
+        )
+        assert disbursements.unallocated("EUR").taken_twice == 500
+        assert ledger.check() == []
+
+    dispute["status"] = "won"
+    post_webhook(fake_stripe.event("charge.dispute.closed", dispute))
+
+    with app.app_context():
+        assert disbursements.unallocated("EUR").taken_twice == 0
+        assert disputed_and_available(app) == (0, 2000 - 55 - 500)
+
+
 @pytest.mark.parametrize("reason", ["charge_for_pending_refund_disputed", "merchant_request"])
 def test_a_refund_that_failed_leaving_nobody_owed_tells_nobody(
     app, checkout, fake_stripe, post_webhook, smtp, reason

@@ -186,11 +186,14 @@ def take_back(
     lock()
     before = contribution.available
     refunded_paid = _settled(contribution.refunded_paid, refunded, exactly)
-    disputed_paid = _settled(contribution.disputed_paid, disputed, exactly)
     refunded_paid = min(refunded_paid, contribution.paid_amount)
-    # A refunded charge later disputed: the money cannot leave twice.
-    disputed_paid = min(disputed_paid, contribution.paid_amount - refunded_paid)
+    held_before = contribution.disputed_paid + contribution.disputed_beyond_paid
+    held = _settled(held_before, disputed, exactly)
+    # A refunded charge later disputed: the payment gives nothing, never less. What the
+    # dispute holds beyond that left the account twice, and is kept beside the ledger.
+    disputed_paid = min(held, contribution.paid_amount - refunded_paid)
     contribution.refunded_paid, contribution.disputed_paid = refunded_paid, disputed_paid
+    contribution.disputed_beyond_paid = held - disputed_paid
     # Converted from the totals, so that all of it given back in parts is all of `gross`.
     contribution.refunded = contribution.in_ledger_currency(refunded_paid)
     contribution.disputed = (
