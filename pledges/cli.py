@@ -24,7 +24,9 @@ from pledges.payments.stripe_gateway import StripeGateway
 from pledges.payments.stripe_sync import (
     DEFAULT_SINCE_DAYS,
     DISPUTE_DAYS,
+    REFUND_DAYS,
     disputes_since,
+    refunds_since,
     sync,
     sync_start,
 )
@@ -253,9 +255,10 @@ def _tell(summary: str, errors: list[str]) -> None:
 @click.option(
     "--since",
     type=click.DateTime(["%Y-%m-%d"]),
-    help=f"Look at invoices and refunds created from this day on (UTC); default: the last "
-    f"{DEFAULT_SINCE_DAYS} days. Disputes are looked at over {DISPUTE_DAYS} days at least (an "
-    f"inquiry may become a chargeback weeks later), subscriptions whatever their age.",
+    help=f"Look at invoices created from this day on (UTC); default: the last "
+    f"{DEFAULT_SINCE_DAYS} days. Refunds are looked at over {REFUND_DAYS} days at least (one may "
+    f"fail weeks after it was made), disputes over {DISPUTE_DAYS} days (an inquiry may become a "
+    f"chargeback weeks later), subscriptions whatever their age.",
 )
 def sync_stripe(since) -> None:  # noqa: ANN001
     """Reconcile with Stripe what missed webhooks left behind: subscriptions' states and
@@ -272,7 +275,8 @@ def sync_stripe(since) -> None:  # noqa: ANN001
             bar.update()
 
         report = sync(stripe, since=start, progress=progress)
-    click.echo(f"stripe (invoices and refunds since {start:%Y-%m-%d} UTC, disputes since "
+    click.echo(f"stripe (invoices since {start:%Y-%m-%d} UTC, refunds since "
+               f"{refunds_since(start):%Y-%m-%d}, disputes since "
                f"{disputes_since(start):%Y-%m-%d}):")  # fmt: skip
     for line in report.lines():
         click.echo(f"  {line}")

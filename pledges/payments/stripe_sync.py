@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pledges.extensions import begin_writing, db
-from pledges.models import PaymentProblem, Pledge, PledgeStatus
+from pledges.models import Contribution, PaymentProblem, Pledge, PledgeStatus
 from pledges.payments.stripe_events import (
     STATUS_FROM_STRIPE,
     apply_paid_invoice,
@@ -387,11 +387,9 @@ def _refunded_charge(charge_id: str, gateway: StripeGateway, done: SyncReport) -
     contribution = pledges.find_contribution_by_charge(charge_id)
     if contribution is None:
         return  # not ours, or its payment is unknown (and listed as such)
-    before = contribution.refunded_paid
+    before = _held_back(contribution)
     charge_refunded({"id": charge_id}, gateway)
-    if contribution.refunded_paid != before:
-        log.info("sync-stripe: contribution %s refunded", contribution.id)
-        done.refunds_applied += 1
+    _count_held_back(contribution, before, done)
 
 
 def _failed_refund(refund: dict[str, Any], gateway: StripeGateway, done: SyncReport) -> None:
@@ -402,8 +400,28 @@ def _dispute(dispute: dict[str, Any], gateway: StripeGateway, done: SyncReport) 
     contribution = pledges.find_contribution_by_charge(id_of(dispute.get("charge")) or "")
     if contribution is None:
         return
-    before = contribution.disputed_paid
+    before = _held_back(contribution)
     dispute_changed(dispute, gateway)
-    if contribution.disputed_paid != before:
-        log.info("sync-stripe: contribution %s dispute %s", contribution.id, dispute["status"])
+    _count_held_back(contribution, before, done)
+
+
+def _held_back(contribution: Contribution) -> tuple[int, tuple[int, int]]:
+    """What its refunds hold, and its disputes (within the payment and beyond it)."""
+    return (
+        contribution.refunded_paid,
+        (contribution.disputed_paid, contribution.disputed_beyond_paid),
+    )
+
+
+def _count_held_back(
+    contribution: Contribution, before: tuple[int, tuple[int, int]], done: SyncReport
+) -> None:
+    """Count what reading a charge changed, whichever walk read it: the refunds' walk reads its
+    disputes too, so the disputes' walk may find them applied."""
+    refunds, disputes = _held_back(contribution)
+    if refunds != before[0]:
+        log.info("sync-stripe: contribution %s refunded", contribution.id)
+        done.refunds_applied += 1
+    if disputes != before[1]:
+        log.info("sync-stripe: contribution %s disputed", contribution.id)
         done.disputes_applied += 1

@@ -13,14 +13,7 @@ from sqlalchemy import text
 
 from pledges.extensions import db
 from pledges.models import Contribution, EarlyTakeBack
-from pledges.models.types import utcnow
-from pledges.payments.stripe_gateway import (
-    ChargeFacts,
-    Disputes,
-    StripeGateway,
-    from_timestamp,
-    id_of,
-)
+from pledges.payments.stripe_gateway import ChargeFacts, Disputes, StripeGateway, id_of
 from pledges.services import ledger, organizer_alerts, pledges
 from pledges.services.ledger.common import dialect
 
@@ -28,9 +21,8 @@ from pledges.services.ledger.common import dialect
 #: space of its own).
 CHARGE_LOCK_SPACE = 7_301
 
-#: A refund that failed leaves nobody owed when the supporter got the money back by disputing
-#: the charge instead, or when the fund itself asked Stripe to stop the refund.
-FAILED_BUT_NOT_OWED = frozenset({"charge_for_pending_refund_disputed", "merchant_request"})
+#: A refund that failed at the fund's own request leaves nobody waiting for it.
+STOPPED_BY_THE_FUND = "merchant_request"
 
 
 def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> None:
@@ -47,18 +39,25 @@ def refund_changed(event_refund: dict[str, Any], gateway: StripeGateway) -> None
 
 def tell_if_failed(refund: dict[str, Any]) -> int:
     """The organizers hear of a refund of one of our payments that failed: the books take the
-    money back by themselves, but the supporter still waits for it. How many emails went out."""
-    if refund.get("status") != "failed" or refund.get("failure_reason") in FAILED_BUT_NOT_OWED:
+    money back by themselves, but the supporter still waits for it, less what a chargeback of
+    theirs holds (Stripe fails a refund when the charge is disputed meanwhile). Read after the
+    charge's refunds and disputes are set. How many emails went out."""
+    if refund.get("status") != "failed" or refund.get("failure_reason") == STOPPED_BY_THE_FUND:
         return 0
     contribution = pledges.find_contribution_by_charge(id_of(refund.get("charge")) or "")
     if contribution is None:
         return 0  # not ours; or not recorded yet, and the daily sync-stripe tells them later
+    disputes_hold = contribution.disputed_paid + contribution.disputed_beyond_paid
+    unreturned = contribution.paid_amount - contribution.refunded_paid - disputes_hold
+    owed = min(refund.get("amount", 0), max(0, unreturned))
+    if not owed:
+        return 0
     return organizer_alerts.refund_failed(
         contribution,
         refund_id=refund["id"],
         amount=refund.get("amount", 0),
+        owed=owed,
         reason=refund.get("failure_reason") or "",
-        made_at=from_timestamp(refund["created"]) if refund.get("created") else utcnow(),
     )
 
 

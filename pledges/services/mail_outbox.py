@@ -7,7 +7,7 @@ import logging
 import smtplib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,6 +75,18 @@ def enqueue_many(kind: str, rows: list[tuple[str, str, dict[str, Any]]]) -> int:
         for recipient, key, context in rows
     ]
     return insert_new(OutboxEmail.__table__, values, "dedupe_key")
+
+
+def any_queued(dedupe_keys: Iterable[str]) -> bool:
+    """Whether any of these keys was ever queued (sent emails stay in the outbox)."""
+    keys = list(dedupe_keys)
+    return (
+        bool(keys)
+        and db.session.scalar(
+            select(OutboxEmail.id).where(OutboxEmail.dedupe_key.in_(keys)).limit(1)
+        )
+        is not None
+    )
 
 
 @dataclass

@@ -421,3 +421,56 @@ def test_a_refund_made_weeks_ago_that_failed_is_told_by_the_daily_run(
     assert [m["To"] for m in smtp.messages if "refund failed" in m["Subject"]] == [
         "treasurer@example.org"
     ]
+
+
+def test_an_organizer_who_joins_after_a_failure_was_told_is_not_told_it_as_news(
+    app, subscribed, fake_stripe, post_webhook, sync_stripe, smtp
+):
+    """Found by review: each run told every organizer added since of the failures it walks,
+    though the treasurer had heard of them, perhaps set them right, long before."""
+    from pledges.services import mail_outbox
+    from tests.factories import make_organizer
+
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org")
+    [invoice] = fake_stripe.objects["invoice"].values()
+    charge = fake_stripe.refund(invoice["id"], amount=500)
+    post_webhook(fake_stripe.event("refund.updated", fake_stripe.fail_refund(charge["id"])))
+    with app.app_context():
+        make_organizer(email="newcomer@example.org")
+
+    output = sync_stripe()
+
+    assert "emails to organizers about failed refunds 0" in output
+    with app.app_context():
+        mail_outbox.deliver_due()
+    assert [m["To"] for m in smtp.messages if "refund failed" in m["Subject"]] == [
+        "treasurer@example.org"
+    ]
+
+
+def test_sync_counts_a_chargeback_on_a_refunded_payment_it_applied(
+    app, subscribed, fake_stripe, post_webhook, sync_stripe
+):
+    """Found by review: only the books' share of a dispute was compared, and a chargeback on a
+    refunded payment changes only what it took a second time."""
+    from pledges.services import disbursements
+
+    [invoice] = fake_stripe.objects["invoice"].values()
+    post_webhook(fake_stripe.event("charge.refunded", fake_stripe.refund(invoice["id"])))
+    fake_stripe.dispute(invoice["id"])  # its events never came
+
+    output = sync_stripe()
+
+    with app.app_context():
+        assert disbursements.unallocated("EUR").taken_twice == 2000
+    assert "disputes applied 1" in output
+
+
+def test_the_report_says_how_far_back_each_kind_was_looked_at(app, sync_stripe):
+    three_days_ago = date.fromtimestamp(time.time() - 3 * DAY)
+    header = sync_stripe("--since", three_days_ago.isoformat()).splitlines()[0]
+
+    refunds = date.fromtimestamp(time.time() - stripe_sync.REFUND_DAYS * DAY)
+    assert f"invoices since {three_days_ago.isoformat()}" in header
+    assert f"refunds since {refunds.isoformat()}" in header
