@@ -23,7 +23,8 @@ from pledges.services.rhythm import charge_day, first_on_or_after
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any], StripeGateway], None]
+#: What a handler returns (the take-backs count emails they queued) is not used here.
+Handler = Callable[[dict[str, Any], StripeGateway], object]
 
 STATUS_FROM_STRIPE = {
     "active": PledgeStatus.ACTIVE,

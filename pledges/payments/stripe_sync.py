@@ -388,7 +388,7 @@ def _refunded_charge(charge_id: str, gateway: StripeGateway, done: SyncReport) -
     if contribution is None:
         return  # not ours, or its payment is unknown (and listed as such)
     before = _held_back(contribution)
-    charge_refunded({"id": charge_id}, gateway)
+    done.failed_refunds_told += charge_refunded({"id": charge_id}, gateway)
     _count_held_back(contribution, before, done)
 
 
@@ -401,21 +401,20 @@ def _dispute(dispute: dict[str, Any], gateway: StripeGateway, done: SyncReport) 
     if contribution is None:
         return
     before = _held_back(contribution)
-    dispute_changed(dispute, gateway)
+    done.failed_refunds_told += dispute_changed(dispute, gateway)
     _count_held_back(contribution, before, done)
 
 
-def _held_back(contribution: Contribution) -> tuple[int, tuple[int, int]]:
-    """What its refunds hold, and its disputes (within the payment and beyond it)."""
+def _held_back(contribution: Contribution) -> tuple[int, int]:
+    """What its refunds hold, and its disputes (within the payment and beyond it, which a
+    refund's failure moves from one to the other)."""
     return (
         contribution.refunded_paid,
-        (contribution.disputed_paid, contribution.disputed_beyond_paid),
+        contribution.disputed_paid + contribution.disputed_beyond_paid,
     )
 
 
-def _count_held_back(
-    contribution: Contribution, before: tuple[int, tuple[int, int]], done: SyncReport
-) -> None:
+def _count_held_back(contribution: Contribution, before: tuple[int, int], done: SyncReport) -> None:
     """Count what reading a charge changed, whichever walk read it: the refunds' walk reads its
     disputes too, so the disputes' walk may find them applied."""
     refunds, disputes = _held_back(contribution)

@@ -25,16 +25,17 @@ CHARGE_LOCK_SPACE = 7_301
 STOPPED_BY_THE_FUND = "merchant_request"
 
 
-def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> None:
-    """A refund made (`charge.refunded`, the charge)."""
-    _charge_holds(event_charge.get("id") or "", gateway)
+def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> int:
+    """A refund made (`charge.refunded`, the charge). Like each handler here, it says how many
+    emails told organizers of a refund that failed (`tell_if_failed`)."""
+    return _charge_holds(event_charge.get("id") or "", gateway)
 
 
-def refund_changed(event_refund: dict[str, Any], gateway: StripeGateway) -> None:
+def refund_changed(event_refund: dict[str, Any], gateway: StripeGateway) -> int:
     """A refund's status changed (`refund.updated`, the refund): one that failed, or was
     canceled before it went out, left the money with the fund, which may spend it again."""
-    _charge_holds(id_of(event_refund.get("charge")) or "", gateway)
-    tell_if_failed(event_refund)
+    told = _charge_holds(id_of(event_refund.get("charge")) or "", gateway)
+    return told + tell_if_failed(event_refund)
 
 
 def tell_if_failed(refund: dict[str, Any]) -> int:
@@ -61,13 +62,13 @@ def tell_if_failed(refund: dict[str, Any]) -> int:
     )
 
 
-def dispute_changed(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
+def dispute_changed(event_dispute: dict[str, Any], gateway: StripeGateway) -> int:
     """A dispute was opened, escalated, won, lost, or its money given back. A chargeback takes
     the money back at once, an inquiry (`warning_*`) takes nothing, a dispute won gives it back
     and a lost one has taken it for good. A lost dispute's closing is heard too by an endpoint
     that never received the withdrawal (`funds_withdrawn` is not among the events an older
     endpoint was set up with)."""
-    _charge_holds(id_of(event_dispute.get("charge")) or "", gateway)
+    return _charge_holds(id_of(event_dispute.get("charge")) or "", gateway)
 
 
 def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
@@ -91,7 +92,7 @@ def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
     db.session.delete(early)
 
 
-def _charge_holds(charge_id: str, gateway: StripeGateway) -> None:
+def _charge_holds(charge_id: str, gateway: StripeGateway) -> int:
     """Whichever refund or dispute event it is, the payment holds back what all the charge's
     refunds and disputes hold now, read afresh: one rule, however many there are, in whatever
     order their events come. Both, as a dispute on a refunded charge counts only what the
@@ -100,18 +101,18 @@ def _charge_holds(charge_id: str, gateway: StripeGateway) -> None:
     Handlers of one charge take turns from before they read it: two refunds a moment apart,
     handled at once, must not have the first read written last."""
     if not charge_id:
-        return
+        return 0
     if dialect() == "postgresql":
         db.session.execute(
             text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(:charge))"),
             {"space": CHARGE_LOCK_SPACE, "charge": charge_id},
         )
     charge = gateway.fetch_charge(charge_id)
-    _taken_back(
-        charge_id,
-        refunded=gateway.withdrawn_by_refunds(charge),
-        disputes=gateway.disputes_on(charge),
-    )
+    # A disputed charge's failed refunds are read too: a dispute won gives back money the
+    # supporter may still be waiting for, since the refund failed for the dispute.
+    refunds = gateway.refunds_on(charge, even_if_none=bool(charge.get("disputed")))
+    _taken_back(charge_id, refunded=refunds.withdrawn, disputes=gateway.disputes_on(charge))
+    return sum(tell_if_failed(refund) for refund in refunds.failed)
 
 
 def _taken_back(charge_id: str, *, refunded: int, disputes: Disputes) -> None:

@@ -134,6 +134,7 @@ REFUND_FAILURES = {
     "lost_or_stolen_card": _l("the card was reported lost or stolen"),
     "declined": _l("the bank declined it"),
     "insufficient_funds": _l("the fund's Stripe balance was too low"),
+    "charge_for_pending_refund_disputed": _l("the supporter disputed the payment meanwhile"),
     "unknown": _l("Stripe gave no reason"),
 }
 
@@ -149,7 +150,7 @@ def _refund_failed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEma
         _("A refund failed at Stripe: %(fund)s", fund=current_app.config["FUND_NAME"]),
         contribution=contribution,
         amount=row.context["amount"],
-        owed=row.context["owed"],
+        owed=row.context.get("owed", row.context["amount"]),  # queued before it was told
         currency=row.context["currency"],
         refund_id=row.context["refund_id"],
         reason=REFUND_FAILURES.get(reason or "unknown", reason),

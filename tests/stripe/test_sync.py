@@ -474,3 +474,22 @@ def test_the_report_says_how_far_back_each_kind_was_looked_at(app, sync_stripe):
     refunds = date.fromtimestamp(time.time() - stripe_sync.REFUND_DAYS * DAY)
     assert f"invoices since {three_days_ago.isoformat()}" in header
     assert f"refunds since {refunds.isoformat()}" in header
+
+
+def test_sync_counts_a_refund_that_failed_under_a_known_chargeback_once(
+    app, subscribed, fake_stripe, post_webhook, sync_stripe
+):
+    """Found by review: the refund's failure moves the chargeback's money from beyond the
+    payment into it; the dispute itself did not change."""
+    [invoice] = fake_stripe.objects["invoice"].values()
+    charge = fake_stripe.refund(invoice["id"])
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    post_webhook(fake_stripe.event("charge.dispute.created", fake_stripe.dispute(invoice["id"])))
+    fake_stripe.fail_refund(charge["id"])  # its event never came
+
+    output = sync_stripe()
+
+    with app.app_context():
+        [contribution] = contributions()
+        assert (contribution.refunded_paid, contribution.disputed_paid) == (0, 2000)
+    assert "refunds applied 1, disputes applied 0" in output

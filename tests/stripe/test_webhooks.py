@@ -497,11 +497,11 @@ def test_two_refunds_handled_at_once_both_stay_taken(
     turns from before they read it."""
     post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
     charge = fake_stripe.refund(checkout["invoice"]["id"], amount=500)
-    read = StripeGateway.withdrawn_by_refunds
+    read = StripeGateway.refunds_on
     first_read, second_done = threading.Event(), threading.Event()
 
-    def first_is_slow(self, charge_read):  # noqa: ANN001, ANN202
-        held = read(self, charge_read)
+    def first_is_slow(self, charge_read, **options):  # noqa: ANN001, ANN003, ANN202
+        held = read(self, charge_read, **options)
         if not first_read.is_set():
             first_read.set()
             second_done.wait(timeout=2)  # taking turns, the second waits for this one
@@ -513,7 +513,7 @@ def test_two_refunds_handled_at_once_both_stay_taken(
             db.session.commit()
             db.session.remove()
 
-    monkeypatch.setattr(StripeGateway, "withdrawn_by_refunds", first_is_slow)
+    monkeypatch.setattr(StripeGateway, "refunds_on", first_is_slow)
     first = threading.Thread(target=handle)
     first.start()
     assert first_read.wait(timeout=10)
@@ -824,3 +824,41 @@ def test_a_refund_failure_is_told_to_the_organizers_enrolled_when_it_is_heard_of
     assert [m["To"] for m in smtp.messages if "refund failed" in m["Subject"]] == [
         "treasurer@example.org"
     ]
+
+
+@pytest.mark.parametrize(("disputed", "told_first"), [(None, []), (500, ["€15.00"])])
+def test_a_chargeback_won_after_it_failed_the_refund_tells_what_is_owed_now(
+    app, checkout, fake_stripe, post_webhook, smtp, disputed, told_first
+):
+    """Found by review: the supporter disputed while the refund was on its way, so Stripe failed
+    the refund; then the fund won the dispute. The money is back with the fund, and the
+    supporter has neither refund nor chargeback: the organizers must hear it now."""
+    from tests.factories import make_organizer
+
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org")
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"])
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"], amount=disputed)
+    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
+    failed = fake_stripe.fail_refund(charge["id"])
+    failed["failure_reason"] = "charge_for_pending_refund_disputed"
+    post_webhook(fake_stripe.event("refund.updated", failed))
+
+    def owed_told() -> list[str]:
+        with app.app_context():
+            mail_outbox.deliver_due()
+        bodies = [
+            m.get_body(("plain",)).get_content()
+            for m in smtp.messages
+            if "refund failed" in m["Subject"]
+        ]
+        return [body.split("still owed ")[1].split(":")[0] for body in bodies]
+
+    assert owed_told() == told_first
+    dispute["status"] = "won"
+    post_webhook(fake_stripe.event("charge.dispute.closed", dispute))
+    post_webhook(fake_stripe.event("charge.dispute.closed", dispute))  # told once, all the same
+
+    assert owed_told() == [*told_first, "€20.00"]
