@@ -760,6 +760,26 @@ def test_a_refund_the_fund_stopped_tells_nobody(app, checkout, fake_stripe, post
     assert [m for m in smtp.messages if m["To"] == "treasurer@example.org"] == []
 
 
+def _refund_failed_under_a_chargeback(
+    app, checkout, fake_stripe, post_webhook, disputed: int | None, reason: str
+) -> dict:
+    """A treasurer at the fund; the payment refunded whole, then disputed (all of it, unless
+    told), then the refund failed for this reason. The dispute, to change later."""
+    from tests.factories import make_organizer
+
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org")
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"])
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"], amount=disputed)
+    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
+    failed = fake_stripe.fail_refund(charge["id"])
+    failed["failure_reason"] = reason
+    post_webhook(fake_stripe.event("refund.updated", failed))
+    return dispute
+
+
 @pytest.mark.parametrize(
     ("disputed", "reason", "owed"),
     [
@@ -774,19 +794,8 @@ def test_a_refund_that_failed_under_a_chargeback_tells_only_what_is_still_owed(
     """Found by reviews: the supporter disputed the charge while the refund was on its way, and
     Stripe failed the refund; the chargeback gave them back what it holds. "Refund it again"
     would pay them twice; what it does not hold they still wait for."""
-    from tests.factories import make_organizer
 
-    with app.app_context():
-        make_organizer("admin", email="treasurer@example.org")
-    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
-    charge = fake_stripe.refund(checkout["invoice"]["id"])
-    post_webhook(fake_stripe.event("charge.refunded", charge))
-    dispute = fake_stripe.dispute(checkout["invoice"]["id"], amount=disputed)
-    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
-    failed = fake_stripe.fail_refund(charge["id"])
-    failed["failure_reason"] = reason
-
-    post_webhook(fake_stripe.event("refund.updated", failed))
+    _refund_failed_under_a_chargeback(app, checkout, fake_stripe, post_webhook, disputed, reason)
     with app.app_context():
         mail_outbox.deliver_due()
 
@@ -833,18 +842,10 @@ def test_a_chargeback_won_after_it_failed_the_refund_tells_what_is_owed_now(
     """Found by review: the supporter disputed while the refund was on its way, so Stripe failed
     the refund; then the fund won the dispute. The money is back with the fund, and the
     supporter has neither refund nor chargeback: the organizers must hear it now."""
-    from tests.factories import make_organizer
 
-    with app.app_context():
-        make_organizer("admin", email="treasurer@example.org")
-    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
-    charge = fake_stripe.refund(checkout["invoice"]["id"])
-    post_webhook(fake_stripe.event("charge.refunded", charge))
-    dispute = fake_stripe.dispute(checkout["invoice"]["id"], amount=disputed)
-    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
-    failed = fake_stripe.fail_refund(charge["id"])
-    failed["failure_reason"] = "charge_for_pending_refund_disputed"
-    post_webhook(fake_stripe.event("refund.updated", failed))
+    dispute = _refund_failed_under_a_chargeback(
+        app, checkout, fake_stripe, post_webhook, disputed, "charge_for_pending_refund_disputed"
+    )
 
     def owed_told() -> list[str]:
         with app.app_context():
