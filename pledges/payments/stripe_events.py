@@ -23,8 +23,7 @@ from pledges.services.rhythm import charge_day, first_on_or_after
 
 log = logging.getLogger(__name__)
 
-#: What a handler returns (the take-backs count emails they queued) is not used here.
-Handler = Callable[[dict[str, Any], StripeGateway], object]
+Handler = Callable[[dict[str, Any], StripeGateway], None]
 
 STATUS_FROM_STRIPE = {
     "active": PledgeStatus.ACTIVE,

@@ -256,23 +256,18 @@ class StripeGateway:
         )
 
     def withdrawn_by_refunds(self, charge: dict[str, Any]) -> int:
-        return self.refunds_on(charge).withdrawn
-
-    def refunds_on(self, charge: dict[str, Any], *, even_if_none: bool = False) -> "Refunds":
-        """What refunds take from a charge: those made, or on their way out; and those that
-        failed. A refund that failed (a closed card) or was canceled gave the money back to
-        the account: the refunds say, whatever `amount_refunded` still counts (one more call,
-        for a refunded charge only, unless asked `even_if_none`)."""
-        if not charge.get("amount_refunded") and not even_if_none:
-            return Refunds()
-        found = Refunds()
+        """What refunds take from a charge: those made, or on their way out. A refund that
+        failed (a closed card) or was canceled gave the money back to the account: the refunds
+        say, whatever `amount_refunded` still counts (one more call, for a refunded charge
+        only)."""
+        if not charge.get("amount_refunded"):
+            return 0
         refunds = self.client.v1.refunds.list(params={"charge": charge["id"], "limit": 100})
-        for refund in refunds.to_dict()["data"]:
-            if refund.get("status") == "failed":
-                found.failed.append(refund)
-            if refund.get("status") not in REFUNDS_NOT_MADE:
-                found.withdrawn += refund.get("amount", 0)
-        return found
+        return sum(
+            refund.get("amount", 0)
+            for refund in refunds.to_dict()["data"]
+            if refund.get("status") not in REFUNDS_NOT_MADE
+        )
 
     def disputes_on(self, charge: dict[str, Any]) -> "Disputes":
         """What chargebacks hold back from a charge, and what they cost: each its own amount,
@@ -396,14 +391,6 @@ class StripeGateway:
             facts.refunded += self.withdrawn_by_refunds(charge)
             facts.disputes += self.disputes_on(charge)
         return facts
-
-
-@dataclass
-class Refunds:
-    """What a charge's refunds take from it (in the charge's currency), and those that failed."""
-
-    withdrawn: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

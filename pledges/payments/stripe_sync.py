@@ -388,7 +388,7 @@ def _refunded_charge(charge_id: str, gateway: StripeGateway, done: SyncReport) -
     if contribution is None:
         return  # not ours, or its payment is unknown (and listed as such)
     before = _held_back(contribution)
-    done.failed_refunds_told += charge_refunded({"id": charge_id}, gateway)
+    charge_refunded({"id": charge_id}, gateway)
     _count_held_back(contribution, before, done)
 
 
@@ -401,7 +401,7 @@ def _dispute(dispute: dict[str, Any], gateway: StripeGateway, done: SyncReport) 
     if contribution is None:
         return
     before = _held_back(contribution)
-    done.failed_refunds_told += dispute_changed(dispute, gateway)
+    dispute_changed(dispute, gateway)
     _count_held_back(contribution, before, done)
 
 

@@ -25,50 +25,44 @@ CHARGE_LOCK_SPACE = 7_301
 STOPPED_BY_THE_FUND = "merchant_request"
 
 
-def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> int:
-    """A refund made (`charge.refunded`, the charge). Like each handler here, it says how many
-    emails told organizers of a refund that failed (`tell_if_failed`)."""
-    return _charge_holds(event_charge.get("id") or "", gateway)
+def charge_refunded(event_charge: dict[str, Any], gateway: StripeGateway) -> None:
+    """A refund made (`charge.refunded`, the charge)."""
+    _charge_holds(event_charge.get("id") or "", gateway)
 
 
-def refund_changed(event_refund: dict[str, Any], gateway: StripeGateway) -> int:
+def refund_changed(event_refund: dict[str, Any], gateway: StripeGateway) -> None:
     """A refund's status changed (`refund.updated`, the refund): one that failed, or was
     canceled before it went out, left the money with the fund, which may spend it again."""
-    told = _charge_holds(id_of(event_refund.get("charge")) or "", gateway)
-    return told + tell_if_failed(event_refund)
+    _charge_holds(id_of(event_refund.get("charge")) or "", gateway)
+    tell_if_failed(event_refund)
 
 
 def tell_if_failed(refund: dict[str, Any]) -> int:
     """The organizers hear of a refund of one of our payments that failed: the books take the
-    money back by themselves, but the supporter still waits for it, less what a chargeback of
-    theirs holds (Stripe fails a refund when the charge is disputed meanwhile). Read after the
-    charge's refunds and disputes are set. How many emails went out."""
+    money back by themselves, but the supporter may still be waiting for it. Only someone with
+    the whole story in Stripe's dashboard can tell (a refund made again since, a chargeback
+    the supporter opened meanwhile, which is why Stripe fails a refund, and its outcome), so
+    the email says what failed and asks them to look. How many emails went out."""
     if refund.get("status") != "failed" or refund.get("failure_reason") == STOPPED_BY_THE_FUND:
         return 0
     contribution = pledges.find_contribution_by_charge(id_of(refund.get("charge")) or "")
     if contribution is None:
         return 0  # not ours; or not recorded yet, and the daily sync-stripe tells them later
-    disputes_hold = contribution.disputed_paid + contribution.disputed_beyond_paid
-    unreturned = contribution.paid_amount - contribution.refunded_paid - disputes_hold
-    owed = min(refund.get("amount", 0), max(0, unreturned))
-    if not owed:
-        return 0
     return organizer_alerts.refund_failed(
         contribution,
         refund_id=refund["id"],
         amount=refund.get("amount", 0),
-        owed=owed,
         reason=refund.get("failure_reason") or "",
     )
 
 
-def dispute_changed(event_dispute: dict[str, Any], gateway: StripeGateway) -> int:
+def dispute_changed(event_dispute: dict[str, Any], gateway: StripeGateway) -> None:
     """A dispute was opened, escalated, won, lost, or its money given back. A chargeback takes
     the money back at once, an inquiry (`warning_*`) takes nothing, a dispute won gives it back
     and a lost one has taken it for good. A lost dispute's closing is heard too by an endpoint
     that never received the withdrawal (`funds_withdrawn` is not among the events an older
     endpoint was set up with)."""
-    return _charge_holds(id_of(event_dispute.get("charge")) or "", gateway)
+    _charge_holds(id_of(event_dispute.get("charge")) or "", gateway)
 
 
 def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
@@ -92,7 +86,7 @@ def settle_new_payment(contribution: Contribution, charge: ChargeFacts) -> None:
     db.session.delete(early)
 
 
-def _charge_holds(charge_id: str, gateway: StripeGateway) -> int:
+def _charge_holds(charge_id: str, gateway: StripeGateway) -> None:
     """Whichever refund or dispute event it is, the payment holds back what all the charge's
     refunds and disputes hold now, read afresh: one rule, however many there are, in whatever
     order their events come. Both, as a dispute on a refunded charge counts only what the
@@ -101,18 +95,18 @@ def _charge_holds(charge_id: str, gateway: StripeGateway) -> int:
     Handlers of one charge take turns from before they read it: two refunds a moment apart,
     handled at once, must not have the first read written last."""
     if not charge_id:
-        return 0
+        return
     if dialect() == "postgresql":
         db.session.execute(
             text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), hashtext(:charge))"),
             {"space": CHARGE_LOCK_SPACE, "charge": charge_id},
         )
     charge = gateway.fetch_charge(charge_id)
-    # A disputed charge's failed refunds are read too: a dispute won gives back money the
-    # supporter may still be waiting for, since the refund failed for the dispute.
-    refunds = gateway.refunds_on(charge, even_if_none=bool(charge.get("disputed")))
-    _taken_back(charge_id, refunded=refunds.withdrawn, disputes=gateway.disputes_on(charge))
-    return sum(tell_if_failed(refund) for refund in refunds.failed)
+    _taken_back(
+        charge_id,
+        refunded=gateway.withdrawn_by_refunds(charge),
+        disputes=gateway.disputes_on(charge),
+    )
 
 
 def _taken_back(charge_id: str, *, refunded: int, disputes: Disputes) -> None:

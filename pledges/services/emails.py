@@ -150,7 +150,6 @@ def _refund_failed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEma
         _("A refund failed at Stripe: %(fund)s", fund=current_app.config["FUND_NAME"]),
         contribution=contribution,
         amount=row.context["amount"],
-        owed=row.context.get("owed", row.context["amount"]),  # queued before it was told
         currency=row.context["currency"],
         refund_id=row.context["refund_id"],
         reason=REFUND_FAILURES.get(reason or "unknown", reason),

@@ -9,25 +9,19 @@ from pledges.models import Contribution, Organizer
 from pledges.services import mail_outbox
 
 
-def refund_failed(
-    contribution: Contribution, *, refund_id: str, amount: int, owed: int, reason: str
-) -> int:
+def refund_failed(contribution: Contribution, *, refund_id: str, amount: int, reason: str) -> int:
     """A refund of this payment failed: the money is back in the pool, and the supporter who
-    was promised it still waits for `owed` of it. Told once per refund and amount owed (a
-    chargeback won later makes it more), however often Stripe says so, to the organizers
-    enrolled when it is first heard of: one who joins later would take an old failure,
-    perhaps long set right, for news. How many emails were queued now."""
+    was promised it may still be waiting for it. Told once per refund, however often Stripe
+    says so, to the organizers enrolled when it is first heard of: one who joins later would
+    take an old failure, perhaps long set right, for news. How many emails were queued now."""
     everyone = list(db.session.scalars(select(Organizer).order_by(Organizer.id)))
-    keys = {
-        organizer.id: f"refund-failed:{refund_id}:{owed}:{organizer.id}" for organizer in everyone
-    }
+    keys = {organizer.id: f"refund-failed:{refund_id}:{organizer.id}" for organizer in everyone}
     if mail_outbox.any_queued(keys.values()):
         return 0
     context = {
         "contribution_id": contribution.id,
         "refund_id": refund_id,
         "amount": amount,
-        "owed": owed,
         "currency": contribution.paid_currency,
         "reason": reason,
     }
