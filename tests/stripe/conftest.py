@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -6,6 +7,8 @@ from sqlalchemy import select
 from pledges.extensions import db
 from pledges.models import Pledge
 from pledges.payments import gateway, stripe_inbox
+from pledges.services import mail_outbox
+from tests.factories import make_organizer
 from tests.organizer.signing_in import sign_in_supporter
 from tests.stripe.fake_stripe import FakeStripe
 
@@ -97,3 +100,27 @@ def subscribed(app, client, fake_stripe, post_webhook):
         supporter_id = db.session.scalar(select(Pledge)).supporter_id
     sign_in_supporter(app, client, supporter_id)
     return fake_stripe.objects["subscription"][paid["subscription"]["id"]]
+
+
+@pytest.fixture
+def treasurer(app) -> str:
+    """An enrolled organizer, at the fund since long before anything in the test; their
+    address."""
+    with app.app_context():
+        make_organizer("admin", email="treasurer@example.org").created_at = datetime(
+            2020, 1, 1, tzinfo=UTC
+        )
+        db.session.commit()
+    return "treasurer@example.org"
+
+
+@pytest.fixture
+def told_of_failed_refunds(app, smtp):
+    """Deliver what is queued; the emails telling of a failed refund sent so far."""
+
+    def told() -> list:
+        with app.app_context():
+            mail_outbox.deliver_due()
+        return [m for m in smtp.messages if "refund failed" in m["Subject"]]
+
+    return told

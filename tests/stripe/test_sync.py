@@ -1,7 +1,7 @@
 """`flask pledges sync-stripe` repairs what missed webhooks left behind, once."""
 
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -367,13 +367,8 @@ def test_a_gift_still_waiting_for_its_bank_debit_is_not_recorded(
 
 
 def test_a_refund_that_failed_unheard_of_is_told_to_the_organizers_once(
-    app, subscribed, fake_stripe, sync_stripe, smtp
+    app, subscribed, fake_stripe, sync_stripe, treasurer, told_of_failed_refunds
 ):
-    from pledges.services import mail_outbox
-    from tests.factories import make_organizer
-
-    with app.app_context():
-        make_organizer("admin", email="treasurer@example.org")
     [invoice] = fake_stripe.objects["invoice"].values()
     charge = fake_stripe.refund(invoice["id"], amount=500)
     fake_stripe.fail_refund(charge["id"])
@@ -384,55 +379,38 @@ def test_a_refund_that_failed_unheard_of_is_told_to_the_organizers_once(
     assert "emails to organizers about failed refunds 0" in again
     with app.app_context():
         assert [c.refunded for c in contributions()] == [0]
-        mail_outbox.deliver_due()
-    [told] = [m for m in smtp.messages if m["To"] == "treasurer@example.org"]
+    [told] = told_of_failed_refunds()
+    assert told["To"] == treasurer
     assert "A refund of €5.00" in told.get_body(("plain",)).get_content()
 
 
 def test_a_refund_made_weeks_ago_that_failed_is_told_by_the_daily_run(
-    app, client, fake_stripe, post_webhook, sync_stripe, smtp
+    app, client, fake_stripe, post_webhook, sync_stripe, treasurer, told_of_failed_refunds
 ):
     """Found by review: a refund that failed before its payment was recorded was told to
     nobody, and the daily run (three days back) did not look at a refund made ten days ago."""
-    from pledges.services import mail_outbox
-    from tests.factories import make_organizer
-
-    with app.app_context():
-        make_organizer("admin", email="treasurer@example.org").created_at = datetime(
-            2020, 1, 1, tzinfo=UTC
-        )
-        db.session.commit()
     paid = checkout(client, fake_stripe)
     charge = fake_stripe.refund(paid["invoice"]["id"], amount=500)
     failed = fake_stripe.fail_refund(charge["id"])
     failed["created"] = int(time.time()) - 10 * DAY
     post_webhook(fake_stripe.event("refund.updated", failed))  # before its payment
     post_webhook(fake_stripe.event("invoice.paid", paid["invoice"]))
-    with app.app_context():
-        mail_outbox.deliver_due()
-    assert [m for m in smtp.messages if "refund failed" in m["Subject"]] == []
+    assert told_of_failed_refunds() == []
 
     since = date.fromtimestamp(time.time() - 3 * DAY).isoformat()
     output = sync_stripe("--since", since)
 
     assert "emails to organizers about failed refunds 1" in output
-    with app.app_context():
-        mail_outbox.deliver_due()
-    assert [m["To"] for m in smtp.messages if "refund failed" in m["Subject"]] == [
-        "treasurer@example.org"
-    ]
+    assert [m["To"] for m in told_of_failed_refunds()] == [treasurer]
 
 
 def test_an_organizer_who_joins_after_a_failure_was_told_is_not_told_it_as_news(
-    app, subscribed, fake_stripe, post_webhook, sync_stripe, smtp
+    app, subscribed, fake_stripe, post_webhook, sync_stripe, treasurer, told_of_failed_refunds
 ):
     """Found by review: each run told every organizer added since of the failures it walks,
     though the treasurer had heard of them, perhaps set them right, long before."""
-    from pledges.services import mail_outbox
     from tests.factories import make_organizer
 
-    with app.app_context():
-        make_organizer("admin", email="treasurer@example.org")
     [invoice] = fake_stripe.objects["invoice"].values()
     charge = fake_stripe.refund(invoice["id"], amount=500)
     post_webhook(fake_stripe.event("refund.updated", fake_stripe.fail_refund(charge["id"])))
@@ -442,11 +420,7 @@ def test_an_organizer_who_joins_after_a_failure_was_told_is_not_told_it_as_news(
     output = sync_stripe()
 
     assert "emails to organizers about failed refunds 0" in output
-    with app.app_context():
-        mail_outbox.deliver_due()
-    assert [m["To"] for m in smtp.messages if "refund failed" in m["Subject"]] == [
-        "treasurer@example.org"
-    ]
+    assert [m["To"] for m in told_of_failed_refunds()] == [treasurer]
 
 
 def test_sync_counts_a_chargeback_on_a_refunded_payment_it_applied(

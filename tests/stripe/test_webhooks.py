@@ -12,7 +12,7 @@ from pledges.extensions import db
 from pledges.models import Contribution, OutboxEmail, Pledge, PledgeStatus, StripeEvent
 from pledges.payments import gateway, stripe_events, stripe_inbox, stripe_take_backs
 from pledges.payments.stripe_gateway import StripeGateway
-from pledges.services import disbursements, exports, ledger, mail_outbox
+from pledges.services import disbursements, exports, ledger
 from tests.stripe.fake_stripe import DISPUTE_FEE
 
 
@@ -662,7 +662,7 @@ def test_a_dispute_handled_while_its_payment_is_recorded_keeps_its_fee(
 
 
 def test_a_refund_that_failed_is_told_once_to_each_organizer(
-    app, checkout, fake_stripe, post_webhook, smtp
+    app, checkout, fake_stripe, post_webhook, treasurer, told_of_failed_refunds
 ):
     """The books take the money back by themselves, but the supporter still waits for it:
     someone at the fund must refund again or reach them. Stripe may send the news twice
@@ -670,7 +670,6 @@ def test_a_refund_that_failed_is_told_once_to_each_organizer(
     from tests.factories import make_organizer
 
     with app.app_context():
-        make_organizer("admin", email="treasurer@example.org")
         make_organizer(email="second@example.org")
         gone = make_organizer(email="gone@example.org")
         gone.removed_at = datetime.now(UTC)
@@ -682,10 +681,8 @@ def test_a_refund_that_failed_is_told_once_to_each_organizer(
 
     post_webhook(fake_stripe.event("refund.updated", failed))
     post_webhook(fake_stripe.event("charge.refund.updated", failed))
-    with app.app_context():
-        mail_outbox.deliver_due()
 
-    told = [m for m in smtp.messages if "refund failed" in m["Subject"]]
+    told = told_of_failed_refunds()
     assert sorted(m["To"] for m in told) == ["second@example.org", "treasurer@example.org"]
     body = told[0].get_body(("plain",)).get_content()
     assert "A refund of €5.00" in body
@@ -694,20 +691,16 @@ def test_a_refund_that_failed_is_told_once_to_each_organizer(
     assert "payer@example.org" not in body
 
 
-def test_a_refund_that_succeeded_tells_nobody(app, checkout, fake_stripe, post_webhook, smtp):
-    from tests.factories import make_organizer
-
-    with app.app_context():
-        make_organizer("admin", email="treasurer@example.org")
+def test_a_refund_that_succeeded_tells_nobody(
+    app, checkout, fake_stripe, post_webhook, treasurer, told_of_failed_refunds
+):
     post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
     charge = fake_stripe.refund(checkout["invoice"]["id"], amount=500)
     [refund] = fake_stripe.objects["refund"].values()
     post_webhook(fake_stripe.event("charge.refunded", charge))
     post_webhook(fake_stripe.event("refund.updated", refund))
-    with app.app_context():
-        mail_outbox.deliver_due()
 
-    assert [m for m in smtp.messages if m["To"] == "treasurer@example.org"] == []
+    assert told_of_failed_refunds() == []
 
 
 def test_a_chargeback_on_a_refunded_payment_shows_what_stripe_took_twice(
@@ -741,12 +734,10 @@ def test_a_chargeback_on_a_refunded_payment_shows_what_stripe_took_twice(
         assert disputed_and_available(app) == (0, 2000 - 55 - 500)
 
 
-def test_a_refund_the_fund_stopped_tells_nobody(app, checkout, fake_stripe, post_webhook, smtp):
+def test_a_refund_the_fund_stopped_tells_nobody(
+    app, checkout, fake_stripe, post_webhook, treasurer, told_of_failed_refunds
+):
     """Found by review: a refund the fund asked Stripe to stop fails as `merchant_request`."""
-    from tests.factories import make_organizer
-
-    with app.app_context():
-        make_organizer("admin", email="treasurer@example.org")
     post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
     charge = fake_stripe.refund(checkout["invoice"]["id"])
     post_webhook(fake_stripe.event("charge.refunded", charge))
@@ -754,57 +745,39 @@ def test_a_refund_the_fund_stopped_tells_nobody(app, checkout, fake_stripe, post
     failed["failure_reason"] = "merchant_request"
 
     post_webhook(fake_stripe.event("refund.updated", failed))
-    with app.app_context():
-        mail_outbox.deliver_due()
 
-    assert [m for m in smtp.messages if m["To"] == "treasurer@example.org"] == []
-
-
-def _refund_failed_under_a_chargeback(
-    app, checkout, fake_stripe, post_webhook, disputed: int | None, reason: str
-) -> dict:
-    """A treasurer at the fund; the payment refunded whole, then disputed (all of it, unless
-    told), then the refund failed for this reason. The dispute, to change later."""
-    from tests.factories import make_organizer
-
-    with app.app_context():
-        make_organizer("admin", email="treasurer@example.org")
-    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
-    charge = fake_stripe.refund(checkout["invoice"]["id"])
-    post_webhook(fake_stripe.event("charge.refunded", charge))
-    dispute = fake_stripe.dispute(checkout["invoice"]["id"], amount=disputed)
-    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
-    failed = fake_stripe.fail_refund(charge["id"])
-    failed["failure_reason"] = reason
-    post_webhook(fake_stripe.event("refund.updated", failed))
-    return dispute
+    assert told_of_failed_refunds() == []
 
 
 @pytest.mark.parametrize("disputed", [None, 500])
 def test_a_refund_failed_under_a_chargeback_is_told_once_with_its_reason_in_words(
-    app, checkout, fake_stripe, post_webhook, smtp, disputed
+    checkout, fake_stripe, post_webhook, treasurer, told_of_failed_refunds, disputed
 ):
     """Found by reviews: the supporter disputed the charge while the refund was on its way, and
     Stripe failed the refund. Whether they are still owed anything depends on the chargeback's
     amount and outcome, and on refunds made since: the email says what happened and asks the
     treasurer to look in Stripe before refunding again (an "owed" worked out here was wrong in
     four ways the reviews found). Told once, however the dispute ends."""
-    dispute = _refund_failed_under_a_chargeback(
-        app, checkout, fake_stripe, post_webhook, disputed, "charge_for_pending_refund_disputed"
-    )
+    post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
+    charge = fake_stripe.refund(checkout["invoice"]["id"])
+    post_webhook(fake_stripe.event("charge.refunded", charge))
+    dispute = fake_stripe.dispute(checkout["invoice"]["id"], amount=disputed)
+    post_webhook(fake_stripe.event("charge.dispute.created", dispute))
+    failed = fake_stripe.fail_refund(charge["id"])
+    failed["failure_reason"] = "charge_for_pending_refund_disputed"
+    post_webhook(fake_stripe.event("refund.updated", failed))
     dispute["status"] = "won"
     post_webhook(fake_stripe.event("charge.dispute.closed", dispute))
-    with app.app_context():
-        mail_outbox.deliver_due()
 
-    [told] = [m for m in smtp.messages if m["To"] == "treasurer@example.org"]
+    [told] = told_of_failed_refunds()
+    assert told["To"] == treasurer
     body = " ".join(told.get_body(("plain",)).get_content().split())
     assert "the supporter disputed the payment meanwhile" in body
     assert "before you refund it again" in body
 
 
 def test_a_refund_failure_is_told_to_the_organizers_enrolled_when_it_is_heard_of(
-    app, checkout, fake_stripe, post_webhook, smtp
+    app, checkout, fake_stripe, post_webhook, told_of_failed_refunds
 ):
     """Found by reviews: an invitation never taken up (a mistyped address) got the fund's money
     alerts; and the treasurer who joined after the refund was made, its maker gone, was not
@@ -823,23 +796,15 @@ def test_a_refund_failure_is_told_to_the_organizers_enrolled_when_it_is_heard_of
     failed["created"] = int(time.time()) - 14 * 24 * 3600
 
     post_webhook(fake_stripe.event("refund.updated", failed))
-    with app.app_context():
-        mail_outbox.deliver_due()
 
-    assert [m["To"] for m in smtp.messages if "refund failed" in m["Subject"]] == [
-        "treasurer@example.org"
-    ]
+    assert [m["To"] for m in told_of_failed_refunds()] == ["treasurer@example.org"]
 
 
 def test_a_failed_refund_made_again_is_not_told_again(
-    app, checkout, fake_stripe, post_webhook, smtp
+    app, checkout, fake_stripe, post_webhook, treasurer, told_of_failed_refunds
 ):
     """Found by review: a refund made again after one failed had its own event tell the old
     failure again, as news."""
-    from tests.factories import make_organizer
-
-    with app.app_context():
-        make_organizer("admin", email="treasurer@example.org")
     post_webhook(fake_stripe.event("invoice.paid", checkout["invoice"]))
     charge = fake_stripe.refund(checkout["invoice"]["id"], amount=1500)
     post_webhook(fake_stripe.event("charge.refunded", charge))
@@ -849,7 +814,6 @@ def test_a_failed_refund_made_again_is_not_told_again(
     post_webhook(fake_stripe.event("charge.refunded", charge))
     post_webhook(fake_stripe.event("refund.updated", failed))  # a replay
     with app.app_context():
-        mail_outbox.deliver_due()
         assert db.session.scalar(select(Contribution)).refunded_paid == 1500
 
-    assert len([m for m in smtp.messages if "refund failed" in m["Subject"]]) == 1
+    assert len(told_of_failed_refunds()) == 1
