@@ -52,7 +52,7 @@ class Unallocated:
     #: What chargebacks on payments already refunded took a second time (Stripe takes a
     #: chargeback's money whatever was refunded, until the fund wins it with the refund as
     #: evidence): the account holds that much less again.
-    taken_twice: int = 0
+    taken_twice: int
 
 
 def unallocated(currency: str) -> Unallocated:
