@@ -154,7 +154,8 @@ def sync(
         refunds = list(gateway.refunds(since=refunds_since(since)))
         for charge_id in _walked(_charges_of(refunds), "refunds", progress):
             _settle(report, charge_id, _refunded_charge, charge_id, gateway)
-        for refund in (refund for refund in refunds if refund.get("status") == "failed"):
+        failed = (refund for refund in refunds if refund.get("status") == "failed")
+        for refund in _walked(failed, "failed refunds", progress):
             _settle(report, refund["id"], _failed_refund, refund, gateway)
         disputes = gateway.disputes(since=disputes_since(since))
         for dispute in _walked(disputes, "disputes", progress):

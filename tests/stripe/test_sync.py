@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import Contribution, PaymentProblem, Pledge, PledgeStatus
-from pledges.payments import stripe_sync
+from pledges.payments import gateway, stripe_sync
 from pledges.services import ledger
 from tests.factories import make_case
 from tests.stripe.fake_stripe import DAY, RATES_TO_ACCOUNT
@@ -382,6 +382,22 @@ def test_a_refund_that_failed_unheard_of_is_told_to_the_organizers_once(
     [told] = told_of_failed_refunds()
     assert told["To"] == treasurer
     assert "A refund of €5.00" in told.get_body(("plain",)).get_content()
+
+
+def test_the_progress_bar_moves_for_each_object_walked_failed_refunds_too(
+    app, subscribed, fake_stripe
+):
+    [invoice] = fake_stripe.objects["invoice"].values()
+    fake_stripe.fail_refund(fake_stripe.refund(invoice["id"], amount=500)["id"])
+    stages: list[str] = []
+
+    with app.app_context():
+        stripe_sync.sync(gateway(), progress=stages.append)
+
+    assert stages.count("subscriptions") == 1
+    assert stages.count("invoices") == 1
+    assert stages.count("refunds") == 1
+    assert stages.count("failed refunds") == 1
 
 
 def test_a_refund_made_weeks_ago_that_failed_is_told_by_the_daily_run(
