@@ -11,7 +11,7 @@ from pledges.models.login_token import LoginToken
 from pledges.models.organizer import Organizer, OrganizerRole, RecoveryCode
 from pledges.models.outbox import OutboxEmail, OutboxStatus
 from pledges.models.payment_problem import PaymentProblem
-from pledges.models.pledge import ALLOWED_TRANSITIONS, Pledge, PledgeStatus
+from pledges.models.pledge import ALLOWED_TRANSITIONS, EarmarkChange, Pledge, PledgeStatus
 from pledges.models.setting import Setting
 from pledges.models.stripe_event import StripeEvent
 from pledges.models.supporter import Supporter
@@ -30,6 +30,7 @@ __all__ = [
     "Contribution",
     "Disbursement",
     "EarlyTakeBack",
+    "EarmarkChange",
     "LedgerFrontier",
     "LoginToken",
     "Organizer",

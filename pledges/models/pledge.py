@@ -80,6 +80,25 @@ class Pledge(db.Model):
     contributions: Mapped[list["Contribution"]] = relationship(  # noqa: F821
         back_populates="pledge", order_by="Contribution.paid_at"
     )
+    earmark_changes: Mapped[list["EarmarkChange"]] = relationship(
+        order_by="EarmarkChange.changed_at"
+    )
 
     def can_move_to(self, status: PledgeStatus) -> bool:
         return status in ALLOWED_TRANSITIONS[PledgeStatus(self.status)]
+
+
+class EarmarkChange(db.Model):
+    """Where a pledge's payments went before the supporter moved its earmark. A payment is
+    often recorded after it was made (a late event, a retry, `sync-stripe`), and what was paid
+    stays where it was paid for."""
+
+    __tablename__ = "earmark_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledges.id"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The earmark until then; None was the general fund.
+    case_id_before: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+
+    case_before: Mapped["Case | None"] = relationship()  # noqa: F821

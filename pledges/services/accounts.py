@@ -74,6 +74,15 @@ def export(supporter: Supporter) -> dict[str, Any]:
                 "provider": pledge.provider,
                 "subscription": pledge.provider_subscription_id,
                 "earmarked_case": pledge.case.slug if pledge.case else None,
+                "earmark_changes": [
+                    {
+                        "on": day(change.changed_at),
+                        "earmarked_case_before": change.case_before.slug
+                        if change.case_before
+                        else None,
+                    }
+                    for change in pledge.earmark_changes
+                ],
                 "public_name_requested": pledge.requested_public_name,
                 "started": day(pledge.activated_at or pledge.created_at),
                 "next_charge": day(pledge.next_charge_at),

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from pledges.extensions import db
-from pledges.models import Case, CaseStatus, Pledge, PledgeStatus
+from pledges.models import Case, CaseStatus, EarmarkChange, Pledge, PledgeStatus
 from pledges.models.types import utcnow
 from pledges.payments import gateway
 from pledges.services import mail_outbox, payment_problems, pledges
@@ -146,6 +146,7 @@ def change_earmark(pledge: Pledge, case: Case | None) -> bool:
         raise NotPossible("only an open case can be chosen")
     if pledge.case_id == (case.id if case else None):
         return False
+    db.session.add(EarmarkChange(pledge_id=pledge.id, case_id_before=pledge.case_id))
     pledge.case = case
     _confirm(pledge, "earmark")
     return True

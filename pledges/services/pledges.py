@@ -11,7 +11,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from pledges.extensions import add_unless_taken, db
-from pledges.models import Case, CaseStatus, Contribution, Pledge, PledgeStatus, Supporter
+from pledges.models import (
+    Case,
+    CaseStatus,
+    Contribution,
+    EarmarkChange,
+    Pledge,
+    PledgeStatus,
+    Supporter,
+)
 from pledges.services import ledger, mail_outbox, supporters
 
 log = logging.getLogger(__name__)
@@ -151,7 +159,7 @@ def record_payment(
         paid_currency=pledge.currency,
         paid_amount=paid,
         provider=pledge.provider,
-        earmarked_case_id=pledge.case_id,
+        earmarked_case_id=earmark_when_paid(pledge, paid_at),
         gross=gross,
         fee=fee,
         paid_at=paid_at,
@@ -161,6 +169,18 @@ def record_payment(
     if new and pledge.status in {PledgeStatus.PENDING, PledgeStatus.PAST_DUE}:
         move(pledge, PledgeStatus.ACTIVE, paid_at)
     return contribution
+
+
+def earmark_when_paid(pledge: Pledge, paid_at: datetime) -> int | None:
+    """The case the pledge was earmarked for when this payment was made: the one its first
+    change after then moved away from, or else the one it has now."""
+    moved = db.session.scalar(
+        select(EarmarkChange)
+        .where(EarmarkChange.pledge_id == pledge.id, EarmarkChange.changed_at > paid_at)
+        .order_by(EarmarkChange.changed_at, EarmarkChange.id)
+        .limit(1)
+    )
+    return moved.case_id_before if moved else pledge.case_id
 
 
 def record_gift(

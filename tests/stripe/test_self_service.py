@@ -1,15 +1,16 @@
 """The supporter's changes reach Stripe: the right call, the right parameters, a fresh
 idempotency key each, and a change made in Stripe (the Billing Portal) shows on the page."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from pledges.extensions import db
 from pledges.models import Contribution, Pledge
-from pledges.services import ledger
+from pledges.services import ledger, pledge_changes
 from pledges.services.rhythm import add_months
-from tests.factories import make_pledge
+from tests.factories import make_case, make_pledge
 
 
 def _updates(fake_stripe, subscription_id: str) -> list[dict]:
@@ -318,3 +319,33 @@ def test_a_pause_just_after_a_renewal_skips_the_next_one_not_the_one_already_cha
     skipped, ends = add_months(renewed, 1), add_months(renewed, 2)
     assert skipped.timestamp() < int(call["params"]["pause_collection"]["resumes_at"])
     assert _pledge(app).paused_until == ends
+
+
+def test_a_renewal_handled_after_the_earmark_moved_stays_where_it_was_paid_for(
+    app, client, fake_stripe, post_webhook, receive_webhook, handle_stripe_events
+):
+    """Found by review: the worker behind, the supporter moved the earmark, and the renewal
+    paid for the case went to the general fund."""
+    with app.app_context():
+        case_id = make_case(slug="medical-care").id
+    client.post_form(
+        "/pledge", {"amount": "20", "email": "payer@example.org", "earmark": "medical-care"}
+    )
+    [session] = fake_stripe.checkout_sessions()
+    paid = fake_stripe.complete_checkout(session["id"])
+    post_webhook(fake_stripe.event("invoice.paid", paid["invoice"]))
+    renewal = fake_stripe.pay_invoice(paid["subscription"]["id"], paid_at=int(time.time()) - 3600)
+    receive_webhook(fake_stripe.event("invoice.paid", renewal))
+    with app.app_context():
+        pledge_changes.change_earmark(db.session.scalar(select(Pledge)), None)
+        db.session.commit()
+
+    handle_stripe_events()
+
+    with app.app_context():
+        earmarks = db.session.execute(
+            select(Contribution.provider_payment_id, Contribution.earmarked_case_id)
+        ).all()
+        assert sorted(earmarks) == sorted(
+            [(paid["invoice"]["id"], case_id), (renewal["id"], case_id)]
+        )

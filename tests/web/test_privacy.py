@@ -1,7 +1,7 @@
 """A supporter's email choices, their data, and deleting their account."""
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import JSON, String, Text, select, text
 
@@ -35,6 +35,20 @@ def test_data_download_holds_everything_about_them(app, client):
     assert (data["email"], data["public_name"]) == (EMAIL, NAME)
     assert data["pledges"][0]["earmarked_case"] == "medics"
     assert data["contributions"][0]["gross_minor"] == 30_00
+
+
+def test_data_download_holds_where_the_pledge_went_before(app, client):
+    _member(app, client)
+    with app.app_context():
+        pledge_id = db.session.scalar(select(Pledge.id))
+    client.post_form(f"/member/pledges/{pledge_id}/earmark", {"earmark": ""})
+
+    [pledge] = json.loads(client.get("/member/data.json").get_data(as_text=True))["pledges"]
+
+    assert pledge["earmarked_case"] is None
+    [change] = pledge["earmark_changes"]
+    assert change["earmarked_case_before"] == "medics"
+    assert change["on"].startswith(datetime.now(UTC).date().isoformat())
 
 
 def test_who_turns_case_news_off_is_not_emailed(app, client):

@@ -10,9 +10,9 @@ from babel.dates import format_date
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import OutboxEmail, Pledge
+from pledges.models import EarmarkChange, OutboxEmail, Pledge
 from pledges.payments.demo_gateway import DemoGateway
-from pledges.services import ledger, mail_outbox, pledge_changes
+from pledges.services import ledger, mail_outbox, pledge_changes, pledges
 from pledges.services.rhythm import add_months
 from tests.factories import make_case, make_contribution, make_pledge, make_supporter
 from tests.organizer.signing_in import sign_in_supporter
@@ -162,6 +162,40 @@ def test_the_earmark_changes_for_future_payments(app, client, pledge_id):
     unknown = client.post_form(f"/member/pledges/{pledge_id}/earmark", {"earmark": "nope"},
                                htmx=True)  # fmt: skip
     assert unknown.status_code == 422
+
+
+def test_a_payment_recorded_late_keeps_the_earmark_it_was_paid_under(app, client, pledge_id):
+    """Found by review: a payment recorded after the earmark moved (a late event, a retry,
+    `sync-stripe`) went where the pledge goes now, not where it went when paid."""
+    now = datetime.now(UTC)
+    with app.app_context():
+        medics, gear = make_case(slug="medics").id, make_case(slug="gear").id
+    client.post_form(f"/member/pledges/{pledge_id}/earmark", {"earmark": "medics"})
+    client.post_form(f"/member/pledges/{pledge_id}/earmark", {"earmark": "gear"})
+    client.post_form(f"/member/pledges/{pledge_id}/earmark", {"earmark": ""})
+
+    with app.app_context():
+        pledge = db.session.get(Pledge, pledge_id)
+        [before, between, latest] = db.session.scalars(select(EarmarkChange.changed_at))
+        paid_ats = {
+            "before any change": now - timedelta(days=1),
+            "while for medics": before + (between - before) / 2,
+            "while for gear": between + (latest - between) / 2,
+            "after the last change": latest + timedelta(seconds=1),
+        }
+        earmarks = {
+            when: pledges.record_payment(
+                pledge, payment_id=when, gross=10_00, fee=0, paid_at=paid_at
+            ).earmarked_case_id
+            for when, paid_at in paid_ats.items()
+        }
+
+    assert earmarks == {
+        "before any change": None,
+        "while for medics": medics,
+        "while for gear": gear,
+        "after the last change": None,
+    }
 
 
 def test_a_pledge_to_a_closed_case_says_so_and_offers_to_choose_again(app, client, pledge_id):
