@@ -106,8 +106,10 @@ def gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
     intent_id = id_of(session.get("payment_intent"))
     if session.get("payment_status") != "paid" or not reference.isdigit() or not intent_id:
         return
+    # A giver who deleted their account meanwhile (a bank debit takes days) gave all the same:
+    # the gift is in the books, anonymous, like their pledges' payments.
     supporter = db.session.get(Supporter, int(reference))
-    if supporter is None or supporter.erased_at is not None:
+    if supporter is None:
         log.warning("gift session %s matches no supporter", session["id"])
         return
     case_id = str(metadata.get("case_id") or "")

@@ -313,7 +313,7 @@ def _gift_session(session: dict[str, Any], gateway: StripeGateway, done: SyncRep
     if pledges.is_recorded(intent_id):
         log.info("sync-stripe: recorded the gift of checkout %s", session["id"])
         done.gifts_recorded += 1
-    else:  # its supporter erased since, or no longer ours
+    else:  # its supporter is no longer in our database
         done.unknown.append(session["id"])
 
 

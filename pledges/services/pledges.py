@@ -213,7 +213,7 @@ def record_gift(
         charge_id=charge_id,
         receipt_url=receipt_url,
     )
-    if new:
+    if new and supporter.erased_at is None:
         mail_outbox.enqueue(
             "gift-thanks",
             recipient=supporter.email,
@@ -238,6 +238,8 @@ def _contribute(
     existing = db.session.scalar(found)
     if existing is not None:
         return existing, False
+    if fields["supporter"].erased_at is not None:
+        fields["receipt_url"] = None  # the provider's page names the donor; see accounts.erase
     ledger_currency = current_app.config["FUND_CURRENCY"]
     if paid_amount is None:
         if paid_currency != ledger_currency:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import Contribution, Pledge
+from pledges.models import Contribution, OutboxEmail, Pledge
 from pledges.services import ledger, pledge_changes
 from pledges.services.rhythm import add_months
 from tests.factories import make_case, make_pledge
@@ -166,6 +166,30 @@ def test_a_gift_paid_later_by_bank_debit_is_recorded_then(
         gift = db.session.scalar(select(Contribution).where(Contribution.pledge_id.is_(None)))
         assert (gift.gross, gift.refunded) == (30_00, 10_00)  # a refund that came first counts
         assert ledger.check() == []
+
+
+def test_a_gift_paid_after_its_giver_deleted_the_account_is_in_the_books_anonymous(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    """Found by review: the debit went through days after the giver deleted their account,
+    the money was in the fund's account, and the books never counted it."""
+    client.post_form("/member/give", {"amount": "30", "earmark": ""})
+    [session] = [s for s in fake_stripe.checkout_sessions() if s["mode"] == "payment"]
+    paid = fake_stripe.complete_gift_checkout(session["id"])
+    paid["payment_status"] = "unpaid"
+    post_webhook(fake_stripe.event("checkout.session.completed", paid))
+    assert client.post_form("/member/delete", {"confirm": "yes"}).status_code == 303
+
+    paid["payment_status"] = "paid"
+    post_webhook(fake_stripe.event("checkout.session.async_payment_succeeded", paid))
+
+    with app.app_context():
+        gift = db.session.scalar(select(Contribution).where(Contribution.pledge_id.is_(None)))
+        assert (gift.gross, gift.supporter.erased_at is not None) == (30_00, True)
+        assert gift.receipt_url is None  # Stripe's receipt names the giver
+        assert ledger.check() == []
+        thanks = select(OutboxEmail).where(OutboxEmail.kind == "gift-thanks")
+        assert db.session.scalars(thanks).all() == []
 
 
 def test_canceling_a_past_due_pledge_ends_it_at_stripe_now(
