@@ -360,12 +360,13 @@ def _record_failure(row_id: int, error: str, now: datetime, *, permanent: bool) 
     if row is None:
         return
     row.attempts += 1
-    row.last_error = error[:2000]
+    # A server's refusal often quotes the address, and the column is not encrypted: it would
+    # outlive the (encrypted) recipient, cleared once sent or given up.
+    if row.recipient:
+        error = error.replace(row.recipient, "<recipient>")
+    row.last_error = redact(error)[:2000]
     if permanent or row.attempts >= MAX_ATTEMPTS:
-        # Given up: the reason stays, the address goes (a server's refusal often quotes it).
-        row.status = OutboxStatus.FAILED
-        if row.recipient:
-            row.last_error = row.last_error.replace(row.recipient, "<recipient>")
+        row.status = OutboxStatus.FAILED  # given up: the reason stays, the address goes
         row.recipient = None
     else:
         row.next_attempt_at = now + retry_delay(row.attempts)

@@ -252,6 +252,9 @@ def test_a_refused_address_fails_at_once_and_a_busy_one_is_retried(app, smtp):
         assert gone.recipient is None and "gone@example.org" not in gone.last_error
         assert busy.status == "queued" and busy.recipient == "busy@example.org"
         assert busy.next_attempt_at > utcnow()
+        # Nor while it waits for its next try: found by review, the address stayed in the
+        # plain column once sent (the server's reply quotes it).
+        assert "451" in busy.last_error and "busy@example.org" not in busy.last_error
         assert rows["t:fine@example.org"].recipient is None  # sent: nothing kept of where
         # What deliver-mail prints of the failures names no address either.
         assert any("550" in error for error in report.errors)

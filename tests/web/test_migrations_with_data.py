@@ -146,6 +146,34 @@ def test_names_kept_by_earlier_confirmations_are_removed_from_the_outbox(fund_ap
         db.engine.dispose()
 
 
+def test_addresses_quoted_in_the_outbox_s_errors_are_removed(fund_app):
+    """Before 0020 an email retried kept the server's refusal, address and all, once sent."""
+    app, _ = fund_app
+    with app.app_context():
+        upgrade(revision="0019")
+        insert = text(
+            "INSERT INTO outbox_emails (dedupe_key, kind, context, message_id, status, attempts, "
+            "next_attempt_at, created_at, last_error) VALUES (:key, 'sign-in', '{}', :key, "
+            "'sent', 2, '2026-11-01', '2026-11-01', :error)"
+        )
+        for key, error in [
+            ("a", "{'donor@example.org': (451, b'4.3.0 try again later')}"),
+            ("b", "SMTPServerDisconnected: Connection unexpectedly closed"),
+            ("c", None),
+        ]:
+            db.session.execute(insert, {"key": key, "error": error})
+        db.session.commit()
+
+        upgrade()
+
+        rows = db.session.execute(text("SELECT dedupe_key, last_error FROM outbox_emails"))
+        errors = {key: error for key, error in rows}
+        assert "donor@example.org" not in errors["a"]
+        assert "[email]" in errors["a"] and "(451, b'4.3.0 try again later')" in errors["a"]
+        assert errors["b"] == "SMTPServerDisconnected: Connection unexpectedly closed"
+        assert errors["c"] is None
+
+
 def test_refunds_and_disputes_made_before_0015_are_kept_in_the_currency_paid(fund_app):
     """0015 keeps what went back in the currency paid; before, only the ledger's amounts were
     kept, and the pages converted them back."""
