@@ -55,6 +55,15 @@ def revoke(token: ApiToken, *, by: Organizer) -> None:
         audit.record("api_token.revoke", token, by=by)
 
 
+def revoke_all_made_by(maker: Organizer, *, by: Organizer) -> None:
+    """An admin removed: their tokens end for good, not only while they are away (invited
+    again, the same account comes back, and a token copied off their laptop with it)."""
+    for token in db.session.scalars(
+        select(ApiToken).where(ApiToken.created_by_id == maker.id, ApiToken.revoked_at.is_(None))
+    ):
+        revoke(token, by=by)
+
+
 def listed() -> list[ApiToken]:
     return list(db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc())))
 

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from pledges.extensions import db
 from pledges.models import LoginToken, Organizer, OrganizerRole, RecoveryCode
 from pledges.models.types import utcnow
-from pledges.services import audit, mail_outbox
+from pledges.services import api_tokens, audit, mail_outbox
 from pledges.services.supporters import normalize_email
 
 
@@ -76,6 +76,7 @@ def remove(organizer: Organizer, *, by: Organizer) -> None:
         raise ValueError("you cannot remove yourself; ask another admin")
     organizer.removed_at = utcnow()
     forget_second_factor(organizer)
+    api_tokens.revoke_all_made_by(organizer, by=by)
     audit.record("organizer.remove", organizer, by=by)
 
 

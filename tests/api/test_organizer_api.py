@@ -8,10 +8,10 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from pledges.extensions import db
-from pledges.models import AuditEntry, Case, Disbursement
-from pledges.services import api_tokens
+from pledges.models import AuditEntry, Case, Disbursement, OrganizerRole
+from pledges.services import api_tokens, organizers
 from tests.api.conftest import issue_token
-from tests.factories import make_contribution, make_pledge, make_supporter
+from tests.factories import make_contribution, make_organizer, make_pledge, make_supporter
 
 NEW_CASE = {"title": "Rent for K.", "summary": "Six months of a safe flat.", "goal": 1800_00}
 
@@ -103,6 +103,26 @@ def test_an_expired_token_or_one_whose_admin_left_stops_working(app, token):
         found.created_by.removed_at = found.created_at
         db.session.commit()
         assert api_tokens.authenticate(token) is None
+
+
+def test_a_removed_admin_invited_again_does_not_bring_their_tokens_back(app, token):
+    """Found by review: removal only suspended them, and a token copied off the laptop that
+    got its admin removed worked again once they were invited back."""
+    with app.app_context():
+        maker = api_tokens.authenticate(token).created_by
+        other = make_organizer("admin", email="other.admin@example.org")
+        organizers.remove(maker, by=other)
+        db.session.commit()
+        assert api_tokens.authenticate(token) is None
+
+        organizers.invite(maker.email, name="Back", role=OrganizerRole.ADMIN, by=other)
+        db.session.commit()
+
+        assert api_tokens.authenticate(token) is None
+        revoked = db.session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action == "api_token.revoke")
+        ).all()
+        assert revoked == ["api_token.revoke"]
 
 
 def test_the_same_idempotency_key_creates_once(app, client, auth):

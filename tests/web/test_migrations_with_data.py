@@ -174,6 +174,35 @@ def test_addresses_quoted_in_the_outbox_s_errors_are_removed(fund_app):
         assert errors["c"] is None
 
 
+def test_tokens_of_admins_removed_before_0021_are_revoked(fund_app):
+    app, _ = fund_app
+    with app.app_context():
+        upgrade(revision="0020")
+        for organizer_id, removed_at in [(1, None), (2, "'2026-11-02'")]:
+            db.session.execute(
+                text(
+                    "INSERT INTO organizers (id, email_index, email, name, role, session_epoch, "
+                    f"created_at, removed_at) VALUES ({organizer_id}, 'i{organizer_id}', "
+                    f"'sealed', 'A', 'admin', 0, '2026-11-01', {removed_at or 'NULL'})"
+                )
+            )
+            db.session.execute(
+                text(
+                    "INSERT INTO api_tokens (id, name, token_hash, prefix, scopes, created_by_id, "
+                    f"created_at, expires_at) VALUES ({organizer_id}, 't', 'h{organizer_id}', "
+                    f"'plg_', 'exports:read', {organizer_id}, '2026-11-01', '2027-11-01')"
+                )
+            )
+        db.session.commit()
+
+        upgrade()
+
+        revoked = db.session.execute(
+            text("SELECT id, revoked_at IS NOT NULL FROM api_tokens ORDER BY id")
+        ).all()
+        assert [tuple(row) for row in revoked] == [(1, False), (2, True)]
+
+
 def test_refunds_and_disputes_made_before_0015_are_kept_in_the_currency_paid(fund_app):
     """0015 keeps what went back in the currency paid; before, only the ledger's amounts were
     kept, and the pages converted them back."""
