@@ -4,7 +4,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
-from pledges.models.types import UTCDateTime, utcnow
+from pledges.models.types import EncryptedText, UTCDateTime, utcnow
 
 
 class Contribution(db.Model):
@@ -85,8 +85,8 @@ class Contribution(db.Model):
     #: The invoice (or payment) id at the provider; unique, so a replayed event counts once.
     provider_payment_id: Mapped[str] = mapped_column(String(255), unique=True)
     provider_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    #: Stripe's hosted invoice page, the supporter's receipt.
-    receipt_url: Mapped[str | None] = mapped_column(String(1000))
+    #: Stripe's hosted invoice page, the supporter's receipt. Encrypted: the page names the donor.
+    receipt_url: Mapped[str | None] = mapped_column(EncryptedText)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -4,7 +4,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
-from pledges.models.types import UTCDateTime, utcnow
+from pledges.models.types import EncryptedText, UTCDateTime, utcnow
 
 
 class PaymentProblem(db.Model):
@@ -22,8 +22,9 @@ class PaymentProblem(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
-    #: Where the supporter can pay or confirm it (Stripe's hosted invoice page).
-    hosted_url: Mapped[str | None] = mapped_column(String(1000))
+    #: Where the supporter can pay or confirm it (Stripe's hosted invoice page). Encrypted: the
+    #: page names the donor.
+    hosted_url: Mapped[str | None] = mapped_column(EncryptedText)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

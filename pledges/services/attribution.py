@@ -159,11 +159,13 @@ def _cases(case_ids: list[int]) -> list[Case]:
 
 @dataclass
 class CaseFunding:
-    """What the public may know of a case's money: aggregates only."""
+    """What the public may know of a case's money: aggregates only. Kept a few seconds for
+    every visitor (`public_cache`), so it holds who had chosen a name, not the names: see
+    `public_names`."""
 
     paid_out: int
     supporters: int
-    public_names: list[str]
+    named_supporter_ids: list[int]
 
     @property
     def few_supporters(self) -> bool:
@@ -186,8 +188,22 @@ def for_case(case: Case) -> CaseFunding:
     )
     count = db.session.scalar(select(func.count()).select_from(funders))
     named = db.session.scalars(
-        select(Supporter.public_name).where(
+        select(Supporter.id).where(
             Supporter.id.in_(select(funders.c.supporter_id)), Supporter.public_name.is_not(None)
         )
     )
-    return CaseFunding(paid_out=paid_out, supporters=count, public_names=sorted(named))
+    return CaseFunding(paid_out=paid_out, supporters=count, named_supporter_ids=sorted(named))
+
+
+def public_names(funding: CaseFunding) -> list[str]:
+    """The names of a case's funders who show one now: a name taken back (or an account
+    deleted) is gone at once, however long the figures are kept."""
+    if not funding.named_supporter_ids:
+        return []
+    return sorted(
+        db.session.scalars(
+            select(Supporter.public_name).where(
+                Supporter.id.in_(funding.named_supporter_ids), Supporter.public_name.is_not(None)
+            )
+        )
+    )

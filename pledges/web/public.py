@@ -42,12 +42,14 @@ def case(slug: str) -> str:
     found = fund.public_case(slug)
     if found is None:
         abort(404)
+    funding = public_cache.cached(("case", found.id), lambda: attribution.for_case(found))
     return render_template(
         "public/case.html",
         case=found,
         story=render_markdown(found.story),
         updates=[(update, render_markdown(update.body)) for update in found.updates],
-        funding=public_cache.cached(("case", found.id), lambda: attribution.for_case(found)),
+        funding=funding,
+        public_names=attribution.public_names(funding),
     )
 
 

@@ -203,6 +203,38 @@ def test_tokens_of_admins_removed_before_0021_are_revoked(fund_app):
         assert [tuple(row) for row in revoked] == [(1, False), (2, True)]
 
 
+def test_links_to_the_provider_s_pages_are_encrypted_by_0022_and_back_by_its_downgrade(
+    fund_app,
+):
+    app, _ = fund_app
+    receipt = "https://invoice.stripe.com/i/acct_1/donor"
+    with app.app_context():
+        upgrade(revision="0021")
+        _insert_supporter()
+        db.session.execute(
+            text(
+                "INSERT INTO contributions (id, supporter_id, currency, paid_amount, "
+                "paid_currency, gross, fee, net, refunded, disputed, provider, "
+                "provider_payment_id, paid_at, created_at, receipt_url) VALUES (1, 1, 'EUR', "
+                "100, 'EUR', 100, 0, 100, 0, 0, 'stripe', 'in_1', '2026-11-01', '2026-11-01', "
+                ":receipt), (2, 1, 'EUR', 100, 'EUR', 100, 0, 100, 0, 0, 'stripe', 'in_2', "
+                "'2026-11-01', '2026-11-01', NULL)"
+            ),
+            {"receipt": receipt},
+        )
+        db.session.commit()
+        stored = text("SELECT receipt_url FROM contributions ORDER BY id")
+
+        upgrade()
+
+        sealed, empty = db.session.scalars(stored).all()
+        assert empty is None and "stripe.com" not in sealed
+        assert app.extensions["pledges_cipher"].decrypt(sealed) == receipt
+        db.session.commit()  # our read's lock would keep PostgreSQL's ALTER waiting
+        downgrade(revision="0021")
+        assert db.session.scalars(stored).all() == [receipt, None]
+
+
 def test_refunds_and_disputes_made_before_0015_are_kept_in_the_currency_paid(fund_app):
     """0015 keeps what went back in the currency paid; before, only the ledger's amounts were
     kept, and the pages converted them back."""

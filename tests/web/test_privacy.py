@@ -7,7 +7,7 @@ from sqlalchemy import JSON, String, Text, select, text
 
 from pledges.extensions import db
 from pledges.models import Case, Contribution, OutboxEmail, Pledge, Supporter
-from pledges.services import cases, ledger, mail_outbox
+from pledges.services import cases, ledger, mail_outbox, payment_problems
 from tests.factories import make_case, make_contribution, make_pledge, make_supporter
 from tests.organizer.signing_in import sign_in_supporter
 
@@ -91,6 +91,25 @@ def _text_columns_containing(needles: list[str]) -> list[str]:
     return found
 
 
+def test_a_dump_holds_no_link_to_the_provider_s_pages_that_name_the_donor(app):
+    """Found by review: Stripe's receipt and invoice pages name the donor, one click per row
+    of a stolen dump, whatever the encryption of their email."""
+    receipt = "https://pay.stripe.com/receipts/acct_1/ch_1/rcpt_donor"
+    invoice = "https://invoice.stripe.com/i/acct_1/test_donor"
+    with app.app_context():
+        pledge = make_pledge(make_supporter(EMAIL))
+        make_contribution(pledge, receipt_url=receipt)
+        payment_problems.record(pledge, invoice_id="in_1", kind="failed", amount=10_00,
+                                hosted_url=invoice, at=datetime.now(UTC))  # fmt: skip
+        db.session.commit()
+        stored = [
+            *db.session.scalars(text("SELECT receipt_url FROM contributions")),
+            *db.session.scalars(text("SELECT hosted_url FROM payment_problems")),
+        ]
+        assert not any("stripe.com" in value for value in stored)
+        assert db.session.scalar(select(Contribution.receipt_url)) == receipt  # read as written
+
+
 def test_deleting_the_account_leaves_no_email_or_name_and_the_books_still_add_up(app, client, smtp):
     supporter_id, _ = _member(app, client)
     # Anonymous again, then named: each change is confirmed by an email, which must not keep it.
@@ -159,3 +178,20 @@ def test_a_name_refused_from_a_tab_opened_while_anonymous_says_why(app, client):
     page = stale.get_data(as_text=True)
     assert stale.status_code == 422
     assert "Enter the name to show." in page and "Stop showing my name" in page
+
+
+def test_a_name_taken_back_leaves_the_case_page_at_once_though_its_figures_are_kept(
+    config, make_app
+):
+    """Found by review: the case page's figures, kept 30 s for every visitor, kept the names
+    too, while the supporter was told no name is shown anywhere."""
+    app = make_app({**config, "PUBLIC_CACHE_SECONDS": 30})  # production's default
+    client, visitor = app.test_client(), app.test_client()
+    _member(app, client)
+    assert NAME in visitor.get("/cases/medics").get_data(as_text=True)
+
+    client.post_form("/member/name", {"action": "remove"})
+
+    page = visitor.get("/cases/medics").get_data(as_text=True)
+    assert NAME not in page
+    assert "Paid from the pledges of" in page  # the figures themselves may wait

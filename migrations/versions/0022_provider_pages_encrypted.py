@@ -1,0 +1,45 @@
+"""links to the provider's receipts and invoices are encrypted at rest
+
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-03 19:55:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from flask import current_app
+
+# revision identifiers, used by Alembic.
+revision = "0022"
+down_revision = "0021"
+branch_labels = None
+depends_on = None
+
+#: Stripe's hosted receipt and invoice pages name the donor (and their address): one click per
+#: row of a stolen dump would undo the encryption of their email.
+LINKS = [("contributions", "receipt_url"), ("payment_problems", "hosted_url")]
+
+
+def upgrade():
+    for table, column in LINKS:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column(column, type_=sa.Text(), existing_nullable=True)
+        _rewrite(table, column, current_app.extensions["pledges_cipher"].encrypt)
+
+
+def downgrade():
+    for table, column in LINKS:
+        _rewrite(table, column, current_app.extensions["pledges_cipher"].decrypt)
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column(column, type_=sa.String(length=1000), existing_nullable=True)
+
+
+def _rewrite(table: str, column: str, change) -> None:  # noqa: ANN001
+    rows = sa.table(table, sa.column("id", sa.Integer), sa.column(column, sa.Text))
+    connection = op.get_bind()
+    found = connection.execute(
+        sa.select(rows.c.id, rows.c[column]).where(rows.c[column].is_not(None))
+    ).all()
+    for row_id, value in found:
+        connection.execute(rows.update().where(rows.c.id == row_id).values({column: change(value)}))
