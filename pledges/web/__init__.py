@@ -14,6 +14,7 @@ from pledges.web import (
     organizer,
     pledge,
     public,
+    rendering,
     security,
     static_files,
     templating,
@@ -33,6 +34,7 @@ class DatabaseInteger(IntegerConverter):
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseInteger  # before any rule is added
     security.init_app(app)
+    app.after_request(rendering.keep_the_address)
     templating.init_app(app)
     static_files.init_app(app)
     app.register_blueprint(public.bp)

@@ -46,6 +46,15 @@ def redirect_to(location: str) -> Response:
     return response
 
 
+def keep_the_address(response: Response) -> Response:
+    """A boosted form answered in place (its errors, 422) leaves the address as it was: htmx
+    would put the form's action in the history, which a reload then asks for with GET."""
+    posted = flask_request.method != "GET" and request.htmx and request.htmx.boosted
+    if posted and not 300 <= response.status_code < 400:
+        response.headers.setdefault("HX-Push-Url", "false")
+    return response
+
+
 def absolute_url(endpoint: str, **values: object) -> str:
     """A link for outside the app (email, payment provider), built from BASE_URL and never from
     the Host header, which a client chooses."""

@@ -40,3 +40,19 @@ def test_a_gift_is_paid_once_and_enters_the_ledger(app, client, smtp):
     thanks = client.get("/member?gift=thanks").get_data(as_text=True)
     assert "Thank you for your gift" in thanks and "Make it monthly" in thanks
     assert "€25.00" in thanks.split('id="payments"')[1]
+
+
+def test_a_gift_form_sent_with_a_mistake_keeps_the_page_s_address(app, client):
+    """Found trying it out: the boosted form's answer put /member/give in the history, and a
+    reload asked it with GET (405)."""
+    with app.app_context():
+        supporter_id = make_supporter("giver@example.org").id
+    sign_in_supporter(app, client, supporter_id)
+    boosted = {"HX-Request": "true", "HX-Boosted": "true"}
+
+    bad = client.post_form("/member/give", {"amount": "", "earmark": ""}, headers=boosted)
+    good = client.post_form("/member/give", {"amount": "5", "earmark": ""}, headers=boosted)
+
+    assert (bad.status_code, bad.headers.get("HX-Push-Url")) == (422, "false")
+    assert good.status_code == 303 and "HX-Push-Url" not in good.headers
+    assert client.get("/member/give").status_code == 405  # what a reload would have asked
