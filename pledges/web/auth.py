@@ -15,12 +15,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from htmx_flask import request as htmx_request
 
 from pledges.extensions import client_address, db, limiter, login_manager
 from pledges.forms import ConfirmForm, EmailForm
 from pledges.models import Supporter
 from pledges.services import auth_tokens, mail_outbox, supporter_sessions, supporters
-from pledges.web.rendering import no_store, render_partial
+from pledges.web.rendering import no_store, redirect_to, render_partial
 
 bp = Blueprint("auth", __name__)
 
@@ -34,6 +35,15 @@ def load_supporter(user_id: str) -> Supporter | None:
     if not user_id.isdigit():
         return None
     return supporter_sessions.signed_in(int(user_id), session.get(SESSION_KEY))
+
+
+@login_manager.unauthorized_handler
+def signed_out() -> Response:
+    """To the sign-in page, whole: an htmx change made from a page whose session has ended
+    (signed out on every device) would otherwise get the sign-in form in place of a card."""
+    flash(_("You are signed out. Ask for a new sign-in link to go on."))
+    login_page = url_for("auth.login")
+    return redirect_to(login_page) if htmx_request.htmx else redirect(login_page)
 
 
 def _address_key() -> str:

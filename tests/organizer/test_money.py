@@ -150,6 +150,16 @@ def test_the_dashboard_adds_up(app, organizer_client):
     assert "<script" not in page.split("<main")[1]
 
 
+def test_the_dashboard_counts_one_new_pledge_in_the_singular(app, organizer_client):
+    with app.app_context():
+        make_pledge(make_supporter()).activated_at = utcnow()
+        db.session.commit()
+
+    page = organizer_client.get("/organizer/").get_data(as_text=True)
+
+    assert "1 new pledge, 0 ended." in page
+
+
 def test_exports_name_supporters_by_number_unless_admin(app, organizer_client, admin_client):
     case_id, _ = _fund(app)
     with app.app_context():

@@ -160,9 +160,12 @@ def test_the_supporter_sees_what_they_paid_and_what_reached_the_fund(
     euros = f"€{net // 100}.{net % 100:02d}"
     assert "$10.00" in page
     assert f"{euros} reached the fund" in page
-    # Where the money went is told in euros: said as what reached the fund, not what was paid.
+    # Where the money went is told in euros, from what the payments came to once changed (the
+    # fee is one of its parts); "reached the fund" is after the fee, found confusing beside it.
     gross = contribution.gross
-    assert f"Your payments brought €{gross // 100}.{gross % 100:02d} to the fund" in page
+    assert f"Your payments came to €{gross // 100}.{gross % 100:02d} once changed into EUR" in page
+    assert "Your payments, changed into EUR" in page
+    assert page.count("reached the fund") == 1
     assert "You have paid" not in page and "What you paid" not in page
     # Each amount to type says its currency: a new monthly one in dollars, a gift in euros.
     assert "New monthly amount, in USD" in page and "Amount, in EUR" in page

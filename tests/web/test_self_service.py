@@ -250,6 +250,28 @@ def test_signing_out_ends_the_session_on_the_server(app, client, pledge_id):
     assert client.get("/member").status_code == 302
 
 
+def test_a_change_made_after_signing_out_everywhere_leaves_the_page_for_the_sign_in(
+    app, client, pledge_id
+):
+    """Found trying it out: the card of the page still open became a bare sign-in form."""
+    other_browser = app.test_client()
+    sign_in_supporter(app, other_browser, _pledge(app, pledge_id).supporter_id)
+    other_browser.post_form("/logout/everywhere")
+
+    change = client.post_form(f"/member/pledges/{pledge_id}/pause", {"months": "1"}, htmx=True)
+
+    assert (change.status_code, change.headers["HX-Redirect"]) == (200, "/login")
+    page = client.get("/login").get_data(as_text=True)
+    assert "You are signed out. Ask for a new sign-in link to go on." in page
+
+
+def test_a_signed_out_visitor_is_told_so_in_their_language(client):
+    german = {"Accept-Language": "de"}
+    page = client.get("/member", headers=german, follow_redirects=True).get_data(as_text=True)
+    assert "Please log in to access this page." not in page
+    assert "Du bist abgemeldet." in page
+
+
 def test_a_failed_demo_payment_is_fixed_with_a_new_card(app, client, pledge_id):
     with app.app_context():
         pledge = db.session.get(Pledge, pledge_id)
