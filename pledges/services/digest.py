@@ -32,6 +32,8 @@ class Digest:
     #: (case, amount of last month's money it received)
     cases: list[tuple[Case, int]] = field(default_factory=list)
     waiting: int = 0
+    #: The processor's fees on it: with the cases and what waits, all of what they gave.
+    fees: int = 0
     updates: list[CaseUpdate] = field(default_factory=list)
     fund_monthly: int = 0
     fund_paid_out: int = 0
@@ -122,6 +124,7 @@ def for_supporters(supporter_ids: list[int], month: date, currency: str) -> dict
         told.updates.sort(key=lambda update: (update.published_at, update.id))
         spent = sum(amount for _, amount in told.cases)
         told.waiting = max(available[supporter_id] - spent, 0)
+        told.fees = told.given - available[supporter_id]
     return digests
 
 

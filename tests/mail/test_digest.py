@@ -49,6 +49,10 @@ def test_the_digest_says_what_last_months_money_did_once(app, smtp):
     assert "you gave €20.00" in text
     assert "- Medicine for R.: €12.34" in text
     assert "Still in the fund, for the next payout: €7.16" in text  # 20.00 - 0.50 fee - 12.34
+    # Found by review: the parts must add up to what they gave, the fee among them.
+    assert "- Fees taken by the payment processor: €0.50" in text
+    html = message.get_body(("html",)).get_content()
+    assert "Fees taken by the payment processor: €0.50" in html
     assert "- Medicine for R.: Delivered" in text
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
@@ -78,6 +82,7 @@ def test_the_digest_thanks_only_for_money_that_was_not_given_back(app, smtp):
     text = message.get_body(("plain",)).get_content()
     assert "you gave €15.00" in text
     assert "Still in the fund, for the next payout: €14.50" in text  # 20.00 - 0.50 - 5.00
+    assert "- Fees taken by the payment processor: €0.50" in text
 
 
 def test_the_card_expiry_warning_comes_in_the_month_before(app, smtp):
