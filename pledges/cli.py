@@ -5,7 +5,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import date
 
 import click
 from flask import Flask, current_app
@@ -17,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 from pledges.extensions import begin_writing, db
 from pledges.forms import EmailForm
 from pledges.models import Case, OrganizerRole
+from pledges.models.types import utc_today
 from pledges.money import format_money, to_minor
 from pledges.payments import gateway, stripe_inbox
 from pledges.payments.demo_gateway import DemoGateway
@@ -315,8 +315,8 @@ def record_disbursement(case_slug: str, amount: str, paid_on, note: str) -> None
         ) from error
     if minor <= 0:
         raise click.BadParameter("the amount must be positive", param_hint="AMOUNT")
-    day = paid_on.date() if paid_on else date.today()
-    if day > date.today():
+    day = paid_on.date() if paid_on else utc_today()
+    if day > utc_today():
         raise click.BadParameter("a disbursement cannot be paid in the future", param_hint="--date")
     recorded = disbursements.record(case, minor, day, note, by=None)
     db.session.commit()

@@ -1,7 +1,6 @@
 """The organizers' forms. Every one carries a CSRF token; every message goes through Babel."""
 
 import secrets
-from datetime import date
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -20,6 +19,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from pledges.forms import Form, email_field
 from pledges.models import SCOPES, Case, OrganizerRole
+from pledges.models.types import utc_today
 from pledges.money import to_major, to_minor
 
 #: The largest single amount an organizer may type: a typo guard, not a policy.
@@ -97,7 +97,7 @@ class UpdateForm(Form):
 
 
 def _not_in_future(form: Form, field: DateField) -> None:
-    if field.data and field.data > date.today():
+    if field.data and field.data > utc_today():
         raise ValidationError(_l("A payment cannot be dated in the future."))
     if field.data and field.data.year < 2000:
         raise ValidationError(_l("Check the year."))
@@ -110,7 +110,7 @@ class DisbursementForm(Form):
     )
     paid_on = DateField(
         _l("Day paid"),
-        default=date.today,
+        default=utc_today,
         validators=[InputRequired(_l("Enter the day it was paid.")), _not_in_future],
     )
     note = TextAreaField(_l("Note for the books"), filters=[_strip], validators=[Length(max=1000)])
@@ -146,7 +146,7 @@ class ReverseForm(Form):
     )
     paid_on = DateField(
         _l("Day of the correction"),
-        default=date.today,
+        default=utc_today,
         validators=[InputRequired(_l("Enter the day.")), _not_in_future],
     )
 

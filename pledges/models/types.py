@@ -1,6 +1,6 @@
 """Column types shared by the models: UTC timestamps and values encrypted at rest."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask import current_app
 from sqlalchemy import DateTime, Text
@@ -9,6 +9,11 @@ from sqlalchemy.types import TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_today() -> date:
+    """Today as the ledger counts days: in UTC, whatever the server's own zone."""
+    return utcnow().date()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

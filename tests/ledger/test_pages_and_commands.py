@@ -1,9 +1,12 @@
 import re
+import time
+from datetime import timedelta
 
-from sqlalchemy import event, update
+import pytest
+from sqlalchemy import event, select, update
 
 from pledges.extensions import db
-from pledges.models import Allocation, CaseUpdate, Contribution
+from pledges.models import Allocation, CaseUpdate, Contribution, Disbursement
 from pledges.models.types import utcnow
 from pledges.services import auth_tokens
 from tests.factories import make_case, make_pledge, make_supporter
@@ -210,3 +213,35 @@ def test_ledger_check_names_an_allocation_outside_its_pool_or_time(app, runner):
         "allocation of contribution 4 to disbursement 1: paid after the disbursement's date"
         in result.output
     )
+
+
+@pytest.fixture
+def server_off_utc(monkeypatch):
+    """The server's clock in a zone whose day differs from UTC's right now: ahead of it late in
+    the UTC day, behind it early."""
+    ahead = utcnow().hour >= 10
+    # POSIX names have the sign reversed: Etc/GMT-14 is UTC+14.
+    monkeypatch.setenv("TZ", "Etc/GMT-14" if ahead else "Etc/GMT+12")
+    time.tzset()
+    yield ahead
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+def test_a_disbursement_s_day_is_checked_against_the_utc_day(app, runner, server_off_utc):
+    """Found by review: the server's local day was the limit, while the ledger's days are UTC
+    days; ahead of UTC a payment dated tomorrow was taken, behind it one of today refused."""
+    with app.app_context():
+        slug = make_case().slug
+    today = utcnow().date()
+    day = today + timedelta(days=1) if server_off_utc else today
+
+    result = runner.invoke(
+        args=["pledges", "record-disbursement", slug, "10", "--date", day.isoformat()]
+    )
+
+    assert (result.exit_code == 0) == (day == today), result.output
+    with app.app_context():
+        assert [d.paid_on for d in db.session.scalars(select(Disbursement))] == (
+            [today] if day == today else []
+        )

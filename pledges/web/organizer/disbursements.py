@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from pledges.extensions import db
 from pledges.forms.organizer import DisbursementForm, ReverseForm, parse_amount
 from pledges.models import Disbursement
+from pledges.models.types import utc_today
 from pledges.money import format_money
 from pledges.services import cases, disbursements
 from pledges.web.organizer import access, bp
@@ -39,8 +40,8 @@ def _pool(form: DisbursementForm) -> dict | None:
     case = form.chosen_case
     if case is None:
         return None
-    paid_on = form.paid_on.data if isinstance(form.paid_on.data, date) else date.today()
-    figure = disbursements.pool_for(case, min(paid_on, date.today()))
+    paid_on = form.paid_on.data if isinstance(form.paid_on.data, date) else utc_today()
+    figure = disbursements.pool_for(case, min(paid_on, utc_today()))
     try:
         amount = parse_amount(form.amount, case.currency)
     except ValueError:  # ValidationError is one; nothing typed yet
