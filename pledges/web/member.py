@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from htmx_flask import request as htmx_request
 
-from pledges.extensions import db
+from pledges.extensions import client_address, db, limiter
 from pledges.forms import ConfirmForm
 from pledges.forms.member import (
     AmountForm,
@@ -48,6 +48,18 @@ from pledges.web.rendering import absolute_url, no_store, redirect_to
 
 bp = Blueprint("member", __name__)
 log = logging.getLogger(__name__)
+
+
+def _supporter_key() -> str:
+    """Count a signed-in supporter's changes, each of which emails them or calls the payment
+    provider: a script with one session cookie must not flood either."""
+    if not current_user.is_authenticated:
+        return client_address()
+    cipher = current_app.extensions["pledges_cipher"]
+    return cipher.blind_index(f"supporter:{current_user.id}")[:32]
+
+
+limiter.limit("30 per hour", key_func=_supporter_key, methods=["POST"])(bp)
 
 
 @bp.after_request

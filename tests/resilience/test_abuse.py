@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 
 from pledges.extensions import db
 from pledges.models import OutboxEmail, Pledge
+from tests.factories import make_supporter
+from tests.organizer.signing_in import sign_in_supporter
 
 HITS = 1_000
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -91,3 +93,29 @@ def test_the_pledge_form_is_limited_and_opens_few_checkouts(app, workers):
     assert re.search(r"Too many attempts", refusal.get_data(as_text=True))
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Pledge)) == 20
+
+
+def test_a_signed_in_supporter_s_changes_are_limited_and_send_few_emails(app, workers):
+    """Found by review: each change emails the supporter (or calls Stripe), and nothing limited
+    how often a script with one session cookie could make one."""
+    (first, second), _ = workers
+    with app.app_context():
+        supporter_id = make_supporter("loud@example.org").id
+    sign_in_supporter(app, first, supporter_id)
+    second.set_cookie("session", first.get_cookie("session").value)
+    token = first.csrf_token()
+
+    statuses = [
+        [first, second][n % 2]
+        .post(
+            "/member/preferences",
+            data={"csrf_token": token, **({"wants_digest": "on"} if n % 2 else {})},
+        )
+        .status_code
+        for n in range(HITS // 10)
+    ]
+
+    assert statuses.count(303) == 30 and statuses.count(429) == HITS // 10 - 30
+    with app.app_context():
+        emails = select(func.count()).where(OutboxEmail.kind == "account-changed")
+        assert db.session.scalar(emails) <= 30
