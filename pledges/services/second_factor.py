@@ -76,7 +76,7 @@ def verify(organizer: Organizer, code: str) -> bool:
     if organizer.totp_confirmed_at is None or organizer.totp_secret is None:
         return False
     code = code.strip().replace(" ", "")
-    if code.isdigit():
+    if code.isascii() and code.isdigit():  # not "١٢٣٤٥٦": digits, but no code's
         return _accept_totp(organizer, code)
     used = db.session.execute(
         update(RecoveryCode)
@@ -95,7 +95,7 @@ def _accept_totp(organizer: Organizer, code: str) -> bool:
     """Accept the code of this 30-second step or the ones either side (clocks drift), but never
     a step at or before the last one accepted: a code seen over a shoulder is spent."""
     code = code.strip().replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return False
     totp = pyotp.TOTP(organizer.totp_secret)
     now = utcnow()

@@ -109,6 +109,18 @@ def test_a_recovery_code_signs_in_once(app, client):
     assert other.post_form("/organizer/second-factor", {"code": code}).status_code == 422
 
 
+def test_a_code_in_other_digits_is_refused_not_a_crash(app, client):
+    """Found by review: Arabic-Indic digits passed `isdigit` and failed inside the comparison
+    (a 500)."""
+    with app.app_context():
+        organizer_id = make_organizer().id
+    use_link(app, client, organizer_id)
+
+    answer = client.post_form("/organizer/second-factor", {"code": "١٢٣٤٥٦"}, htmx=True)
+
+    assert answer.status_code == 422
+
+
 def test_tokens_open_only_their_kind_of_account(app, client):
     with app.app_context():
         supporter_token = auth_tokens.issue(make_supporter())
