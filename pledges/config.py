@@ -301,7 +301,7 @@ def _production(config: Mapping[str, Any]) -> bool:
 
 def _check_environment(config: Mapping[str, Any]) -> Verdict:
     env = config["PLEDGES_ENV"]
-    if env not in {"development", "production", "testing"}:
+    if env not in {"development", "production"}:
         return Verdict(False, f"PLEDGES_ENV must be development or production, not {env!r}")
     if config.get("PRODUCTION_CHECKOUT") and env != "production":
         return Verdict(

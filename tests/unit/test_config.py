@@ -42,6 +42,8 @@ def test_a_complete_production_configuration_starts():
         ({"STRIPE_SECRET_KEY": ""}, "STRIPE_SECRET_KEY"),
         ({"STRIPE_WEBHOOK_SECRET": ""}, "STRIPE_WEBHOOK_SECRET"),
         ({"PLEDGES_ENV": "staging"}, "PLEDGES_ENV"),
+        # Found by review: accepted quietly, it skipped every production check.
+        ({"PLEDGES_ENV": "testing"}, "PLEDGES_ENV must be development or production"),
         ({"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI"),
         # Weak secrets: defaults, too short for production, or no variety.
         ({"SECRET_KEY": "change-me"}, "SECRET_KEY .*default"),
