@@ -47,6 +47,8 @@ pledges_cli = AppGroup("pledges", help="Run the fund: demo data, mail, the ledge
 @pledges_cli.command("demo")
 def load_demo() -> None:
     """Load the demo fund: three cases and a few supporters. Safe to run again."""
+    if current_app.config["PLEDGES_ENV"] == "production":
+        raise click.UsageError("demo data would enter a real fund's books: not in production")
     begin_writing()
     report = demo_data.load()
     db.session.commit()

@@ -2,6 +2,10 @@ import hashlib
 import re
 from pathlib import Path
 
+from sqlalchemy import func, select
+
+from pledges.extensions import db
+from pledges.models import Contribution
 from pledges.web import static_files
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
@@ -98,6 +102,17 @@ def test_production_has_no_dev_mail_and_secure_cookies(config, make_app):
 
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.test_client().get("/dev/mail").status_code == 404
+
+
+def test_demo_data_is_refused_in_production(config, make_app):
+    """Found by review: it would have put invented payments and an admin into the books."""
+    app = make_app(production_config(config))
+
+    result = app.test_cli_runner().invoke(args=["pledges", "demo"])
+
+    assert result.exit_code == 2 and "not in production" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Contribution)) == 0
 
 
 def test_dev_mail_lists_what_was_sent(app, client, smtp):
