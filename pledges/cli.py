@@ -36,6 +36,7 @@ from pledges.services import (
     ledger,
     mail_outbox,
     organizers,
+    pledges,
     reminders,
 )
 
@@ -101,14 +102,18 @@ def invite_organizer(email: str, role: str, name: str) -> None:
 
 @pledges_cli.command("send-reminders")
 def send_reminders() -> None:
-    """Queue the reminders now due (upcoming charges); cron runs it every hour. Running it again
-    queues nothing twice."""
+    """Queue the reminders now due (upcoming charges), and forget checkouts left unpaid a month
+    ago; cron runs it every hour. Running it again queues nothing twice."""
     begin_writing()
     report = reminders.queue_due()
+    forgotten = pledges.forget_abandoned_checkouts()
     db.session.commit()
     click.echo(
         f"reminders queued: {report.upcoming} upcoming charges, {report.dunning} failed "
         f"payments, {report.card_expiring} expiring cards, {report.digests} monthly digests"
+    )
+    click.echo(
+        f"checkouts left unpaid for {pledges.ABANDONED_KEPT.days} days, forgotten: {forgotten}"
     )
 
 

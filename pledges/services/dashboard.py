@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from pledges.extensions import db
 from pledges.models import Contribution, Disbursement, Pledge, PledgeStatus
 from pledges.models.types import utcnow
-from pledges.services import disbursements, fund
+from pledges.services import disbursements, fund, pledges
 from pledges.services.ledger import AVAILABLE
 from pledges.services.ledger.common import dialect
 
@@ -47,9 +47,11 @@ def build(now: datetime | None = None) -> Dashboard:
             func.count().filter(
                 Pledge.canceled_at >= month_start, Pledge.activated_at.is_not(None)
             ),
+            func.count().filter(pledges.is_abandoned(now)),
         ).group_by(Pledge.status)
     ).all()
-    by_status = {status: count for status, count, *_ in rows}
+    # A checkout left unpaid is not waiting for anything.
+    by_status = {status: count - abandoned for status, count, _, _, abandoned in rows}
     monthly = fund.monthly_pledged(currency)
     new = sum(row[2] for row in rows)
     lost = sum(row[3] for row in rows)

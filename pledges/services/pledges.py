@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, delete, select
 
 from pledges.extensions import add_unless_taken, db
 from pledges.models import (
@@ -78,6 +78,34 @@ def restart_ended(ended: Pledge, now: datetime | None = None) -> Pledge:
         provider=ended.provider,
         case=case,
     )
+
+
+#: A checkout page lives a day at Stripe (and in the demo): a pledge still pending without a
+#: subscription a day on was left on that page.
+CHECKOUT_LIFETIME = timedelta(days=1)
+#: How long such a pledge is kept anyway: a checkout whose every event went missing is still
+#: found by `sync-stripe` (run daily) through the pledge it names, well within this.
+ABANDONED_KEPT = timedelta(days=30)
+
+
+def is_abandoned(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Pledge.status == PledgeStatus.PENDING,
+        Pledge.provider_subscription_id.is_(None),
+        Pledge.created_at < now - CHECKOUT_LIFETIME,
+    )
+
+
+def forget_abandoned_checkouts(now: datetime | None = None) -> int:
+    """Delete the pledges of checkouts left unpaid long ago, and the public names they asked
+    for: nothing was paid, and nobody sees them."""
+    now = now or datetime.now(UTC)
+    forgotten = db.session.execute(
+        delete(Pledge)
+        .where(is_abandoned(now), Pledge.created_at < now - ABANDONED_KEPT)
+        .returning(Pledge.id)
+    ).all()
+    return len(forgotten)
 
 
 def find_by_subscription(subscription_id: str) -> Pledge | None:

@@ -2,14 +2,15 @@
 and again, across a month boundary and after an outage. Each email goes out once."""
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import OutboxEmail
-from pledges.services import mail_outbox, payment_problems, reminders
+from pledges.models import OutboxEmail, Pledge
+from pledges.models.types import utcnow
+from pledges.services import dashboard, mail_outbox, payment_problems, reminders
 from tests.factories import make_contribution, make_pledge, make_supporter
 
 
@@ -67,3 +68,30 @@ def test_every_kind_goes_out_once_however_often_cron_runs(app, smtp, runs):
     by_recipient = Counter(m["To"] for m in smtp.messages)
     assert by_recipient["renewing@example.org"] == 2  # upcoming charge and the digest
     assert by_recipient["failing@example.org"] == 2
+
+
+def test_checkouts_left_unpaid_a_month_ago_are_forgotten_with_the_names_they_asked_for(app, runner):
+    """Found trying it out: every checkout not paid stayed for good, with the public name it
+    asked for, and the dashboard counted it as waiting for a first payment."""
+    now = utcnow()
+    with app.app_context():
+        supporter = make_supporter("hesitant@example.org")
+        for days, subscription in [(31, None), (2, None), (0, None), (31, "sub_debit_on_its_way")]:
+            make_pledge(supporter, status="pending", created_at=now - timedelta(days=days),
+                        provider_subscription_id=subscription, requested_public_name="Nina R.")  # fmt: skip
+        waiting = dashboard.build(now).by_status["pending"]
+
+    output = runner.invoke(args=["pledges", "send-reminders"]).output
+
+    assert "checkouts left unpaid for 30 days, forgotten: 1" in output
+    with app.app_context():
+        kept = db.session.execute(select(Pledge.created_at, Pledge.provider_subscription_id))
+        assert sorted((now - at).days for at, _ in kept) == [0, 2, 31]
+        assert (
+            db.session.scalar(
+                select(Pledge).where(Pledge.created_at < now - timedelta(days=30))
+            ).provider_subscription_id
+            == "sub_debit_on_its_way"
+        )
+    # Only today's checkout and the debit on its way wait for a payment.
+    assert waiting == 2
