@@ -17,7 +17,7 @@ from pledges.models import ApiToken, AuditEntry, Case, CaseUpdate, Disbursement,
 MODELS: dict[str, type] = {
     "case": Case,
     "disbursement": Disbursement,
-    "update": CaseUpdate,
+    "case_update": CaseUpdate,
     "organizer": Organizer,
     "api_token": ApiToken,
 }

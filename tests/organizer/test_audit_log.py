@@ -90,6 +90,20 @@ def test_other_entries_read_in_the_readers_language_and_unknown_ones_as_written(
     assert "Status eines Falls geändert" in german and "Entwurf → Offen" in german
 
 
+def test_an_outcome_posted_reads_as_its_title_linked_to_it(app, admin_client):
+    """Found trying it out: the log said "case_update:2" (the reader looked for "update:2")."""
+    with app.app_context():
+        update = cases.post_update(make_case(), "All bought", "…", notify=False,
+                                   by=_admin(app, admin_client))  # fmt: skip
+        db.session.commit()
+        update_id = update.id
+
+    log = _log(admin_client)
+
+    assert "case_update:" not in log
+    assert f'<a href="/organizer/updates/{update_id}/edit">All bought</a>' in log
+
+
 def test_the_log_stacks_its_rows_on_a_phone_and_names_each_cell(app, admin_client):
     log = _log(admin_client)
     assert '<table class="audit stack-on-phone">' in log
