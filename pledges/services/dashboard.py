@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from pledges.extensions import db
 from pledges.models import Contribution, Disbursement, Pledge, PledgeStatus
 from pledges.models.types import utcnow
-from pledges.services import disbursements, fund, pledges
+from pledges.services import disbursements, fund, ledger, pledges
 from pledges.services.ledger import AVAILABLE
 from pledges.services.ledger.common import dialect
 
@@ -31,6 +31,8 @@ class Dashboard:
     new_this_month: int
     lost_this_month: int
     unallocated: disbursements.Unallocated
+    #: Of what is unallocated, what any case may receive; the rest is earmarked for one.
+    general_pool: int
     months: list[Month]
 
 
@@ -62,6 +64,7 @@ def build(now: datetime | None = None) -> Dashboard:
         new_this_month=new,
         lost_this_month=lost,
         unallocated=disbursements.unallocated(currency),
+        general_pool=ledger.remaining(currency, None),
         months=last_months(now.date(), currency),
     )
 
