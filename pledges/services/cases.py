@@ -163,6 +163,17 @@ def supporter_ids(case: Case):  # noqa: ANN201
 WANTS_UPDATES = (Supporter.wants_updates, Supporter.erased_at.is_(None))
 
 
+def earmarked_pledges(case: Case) -> int:
+    """How many pledges still pay into the case: closing it does not move them (their
+    supporters see it closed on their page, and may choose again)."""
+    return db.session.scalar(
+        select(func.count()).where(
+            Pledge.case_id == case.id,
+            Pledge.status.in_([PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE, PledgeStatus.PAUSED]),
+        )
+    )
+
+
 def supporter_count(case: Case) -> int:
     """How many would be emailed an update on the case."""
     return db.session.scalar(

@@ -177,3 +177,21 @@ def test_a_drafts_address_follows_its_title_until_published(app, organizer_clien
     organizer_client.post_form(f"/organizer/cases/{case_id}/edit", {**text, "title": "Bail paid"})
     with app.app_context():
         assert db.session.get(Case, case_id).slug == "bail-for-j"
+
+
+def test_closing_a_case_says_how_many_pledges_still_pay_into_it(app, organizer_client):
+    """Found trying it out: a case closed at one click, and nothing said that the pledges
+    earmarked for it keep paying into it."""
+    with app.app_context():
+        case = make_case()
+        make_pledge(make_supporter(), case=case)
+        make_pledge(make_supporter(), case=case, status="canceled")
+        case_id = case.id
+
+    page = organizer_client.get(f"/organizer/cases/{case_id}").get_data(as_text=True)
+    closed = organizer_client.post_form(
+        f"/organizer/cases/{case_id}/status", {"status": "closed"}, htmx=True
+    ).get_data(as_text=True)
+
+    assert "1 monthly pledge is earmarked for this case: closed, it would still pay" in page
+    assert "1 monthly pledge still pays into this case, and only into it" in closed

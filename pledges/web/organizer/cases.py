@@ -77,6 +77,7 @@ def _case_page(case: Case, update_form: UpdateForm, status: int = 200) -> Respon
         story=render_markdown(case.story),
         funding=attribution.for_case(case),
         audience=cases.supporter_count(case),
+        earmarked_pledges=cases.earmarked_pledges(case),
         transitions=cases.TRANSITIONS[CaseStatus(case.status)],
         update_form=update_form,
         update_preview=render_markdown(update_form.body.data) if _previewing() else None,
@@ -123,7 +124,11 @@ def move_case(case_id: int) -> Response:
 def _status(case: Case, error: str | None = None, status: int = 200) -> Response:
     transitions = cases.TRANSITIONS[CaseStatus(case.status)]
     page = render_template(
-        "organizer/_status.html", case=case, transitions=transitions, error=error
+        "organizer/_status.html",
+        case=case,
+        transitions=transitions,
+        error=error,
+        earmarked_pledges=cases.earmarked_pledges(case),
     )
     return Response(page, status=status)
 
