@@ -37,6 +37,17 @@ def issue(
     return raw
 
 
+def void_unused(account: Account, now: datetime | None = None) -> None:
+    """Every link sent to the account and not used yet stops working: signing out everywhere
+    (a lost phone, a mailbox read by someone else) or losing the second factor."""
+    column = _owner_column(type(account))
+    db.session.execute(
+        update(LoginToken)
+        .where(column == account.id, LoginToken.used_at.is_(None))
+        .values(used_at=now or utcnow())
+    )
+
+
 def _owner_column(kind: type[Account]):  # noqa: ANN202
     return LoginToken.organizer_id if kind is Organizer else LoginToken.supporter_id
 

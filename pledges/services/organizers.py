@@ -6,9 +6,9 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from pledges.extensions import db
-from pledges.models import LoginToken, Organizer, OrganizerRole, RecoveryCode
+from pledges.models import Organizer, OrganizerRole, RecoveryCode
 from pledges.models.types import utcnow
-from pledges.services import api_tokens, audit, mail_outbox
+from pledges.services import api_tokens, audit, auth_tokens, mail_outbox
 from pledges.services.supporters import normalize_email
 
 
@@ -99,13 +99,10 @@ def forget_second_factor(organizer: Organizer) -> None:
         .where(RecoveryCode.organizer_id == organizer.id, RecoveryCode.used_at.is_(None))
         .values(used_at=now)
     )
-    db.session.execute(
-        update(LoginToken)
-        .where(LoginToken.organizer_id == organizer.id, LoginToken.used_at.is_(None))
-        .values(used_at=now)
-    )
+    auth_tokens.void_unused(organizer, now)
 
 
 def end_sessions(organizer: Organizer) -> None:
     organizer.session_epoch += 1
+    auth_tokens.void_unused(organizer)
     audit.record("organizer.sign-out-everywhere", organizer, by=organizer)

@@ -10,6 +10,7 @@ from pledges.crypto import token_hash
 from pledges.extensions import db
 from pledges.models import Supporter, SupporterSession
 from pledges.models.types import utcnow
+from pledges.services import auth_tokens
 
 #: However often it is used, a signed-in browser asks for a new link after this long: a cookie
 #: copied off a shared or seized device stops working by itself.
@@ -53,6 +54,8 @@ def end(raw: str | None) -> None:
 
 
 def end_all(supporter: Supporter) -> None:
+    """Every browser signed in as them, and every link sent and not used yet."""
+    auth_tokens.void_unused(supporter)
     db.session.execute(
         update(SupporterSession)
         .where(SupporterSession.supporter_id == supporter.id, SupporterSession.ended_at.is_(None))

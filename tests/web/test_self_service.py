@@ -10,9 +10,9 @@ from babel.dates import format_date
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import EarmarkChange, OutboxEmail, Pledge
+from pledges.models import EarmarkChange, OutboxEmail, Pledge, Supporter
 from pledges.payments.demo_gateway import DemoGateway
-from pledges.services import ledger, mail_outbox, pledge_changes, pledges
+from pledges.services import auth_tokens, ledger, mail_outbox, pledge_changes, pledges
 from pledges.services.rhythm import add_months
 from tests.factories import make_case, make_contribution, make_pledge, make_supporter
 from tests.organizer.signing_in import sign_in_supporter
@@ -245,9 +245,14 @@ def test_signing_out_ends_the_session_on_the_server(app, client, pledge_id):
     sign_in_supporter(app, client, supporter_id)
     third = app.test_client()
     sign_in_supporter(app, third, supporter_id)
+    with app.app_context():
+        unused = auth_tokens.issue(db.session.get(Supporter, supporter_id))
+        db.session.commit()
     everywhere = third.post_form("/logout/everywhere", follow_redirects=True)
     assert "You are signed out on every device." in everywhere.get_data(as_text=True)
     assert client.get("/member").status_code == 302
+    # Found by review: a link sent before, in a mailbox someone else reads, still signed in.
+    assert app.test_client().post_form(f"/login/{unused}").status_code == 410
 
 
 def test_a_change_made_after_signing_out_everywhere_leaves_the_page_for_the_sign_in(
