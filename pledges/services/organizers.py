@@ -62,6 +62,9 @@ def invite(email: str, *, name: str, role: OrganizerRole, by: Organizer | None =
 
 
 def send_invitation(organizer: Organizer) -> None:
+    """A new invitation, whose link is made when it is sent; the links of earlier ones stop
+    working (one sent to a mistyped address, say)."""
+    auth_tokens.void_unused(organizer)
     mail_outbox.enqueue(
         "organizer-invite",
         recipient=organizer.email,

@@ -35,6 +35,8 @@ def test_a_case_is_written_previewed_and_kept_a_draft_until_published(app, organ
 
     saved = client.post_form("/organizer/cases/new", {**form, "action": "save"})
     assert saved.status_code == 303
+    told = client.get(saved.location).get_data(as_text=True)
+    assert "The case is saved as a draft: only organizers see it" in told
     with app.app_context():
         case = db.session.scalar(select(Case))
         assert (case.slug, case.status, case.story) == ("insulin-for-o", "draft", STORY)

@@ -55,6 +55,22 @@ def test_invitation_from_the_command_line_leads_through_enrolment(app, client, r
     assert client.get(path).status_code == 410
 
 
+def test_an_invitation_sent_again_says_so_and_ends_the_one_before(app, smtp, admin_client):
+    """Found trying it out: inviting said nothing; found by review, the earlier link of an
+    invitation sent again (to a mistyped address, say) still worked."""
+    form = {"email": "new.one@example.org", "name": "New One", "role": "organizer"}
+    invited = admin_client.post_form("/organizer/team", form, follow_redirects=True)
+    assert "The invitation is on its way." in invited.get_data(as_text=True)
+    first = delivered_link(app, smtp, "new.one@example.org").removeprefix("http://pledges.test")
+    with app.app_context():
+        new_one = db.session.scalar(select(Organizer.id).where(Organizer.name == "New One"))
+
+    again = admin_client.post_form(f"/organizer/team/{new_one}/resend", follow_redirects=True)
+
+    assert "A new invitation is on its way" in again.get_data(as_text=True)
+    assert app.test_client().get(first).status_code == 410
+
+
 def test_invite_refuses_a_bad_or_known_address(app, runner):
     assert runner.invoke(args=["pledges", "invite-organizer", "not-an-address"]).exit_code == 2
     assert runner.invoke(args=["pledges", "invite-organizer", "a@example.org"]).exit_code == 0

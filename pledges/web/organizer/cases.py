@@ -46,6 +46,7 @@ def create_case() -> Response:
         return _case_form(form, case=None, status=200 if _previewing() else 422)
     case = cases.create(_text(form), by=access.current())
     db.session.commit()
+    flash(_("The case is saved as a draft: only organizers see it until you publish it."))
     return redirect_to(url_for("organizer.case", case_id=case.id))
 
 
@@ -100,6 +101,7 @@ def save_case(case_id: int) -> Response:
         return _case_form(form, case=found, status=200 if _previewing() else 422)
     cases.edit(found, _text(form), by=access.current())
     db.session.commit()
+    flash(_("The case is saved."))
     return redirect_to(url_for("organizer.case", case_id=found.id))
 
 

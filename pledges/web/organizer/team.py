@@ -43,6 +43,7 @@ def invite() -> Response:
             form.email.errors.append(_("This address belongs to an organizer already."))
         else:
             db.session.commit()
+            flash(_("The invitation is on its way."))
             return redirect_to(url_for("organizer.team"))
     return _team_page(form, status=422)
 
@@ -56,6 +57,7 @@ def resend_invitation(organizer_id: int) -> Response:
     organizers.send_invitation(invited)
     audit.record("organizer.reinvite", invited, by=access.current())
     db.session.commit()
+    flash(_("A new invitation is on its way; the one before no longer works."))
     return redirect_to(url_for("organizer.team"))
 
 
