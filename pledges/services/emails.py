@@ -186,12 +186,28 @@ def _pledge_changed(row: OutboxEmail, supporter: Supporter | None) -> RenderedEm
     }
     return _render(
         "pledge_changed",
-        _("Your pledge to %(fund)s: changed", fund=current_app.config["FUND_NAME"]),
+        _change_subject(row.context["change"], current_app.config["FUND_NAME"]),
         change=row.context["change"],
         details=row.context,
         state=state,
         member_url=url_for("member.home", _external=True),
     )
+
+
+def _change_subject(change: str, fund: str) -> str:
+    """What changed, in the subject: five emails all called "changed" read as one in an inbox
+    (found trying it out)."""
+    if change == "amount":
+        return _("Your pledge to %(fund)s: a new amount", fund=fund)
+    if change == "paused":
+        return _("Your pledge to %(fund)s is paused", fund=fund)
+    if change == "resumed":
+        return _("Your pledge to %(fund)s is resumed", fund=fund)
+    if change == "canceled":
+        return _("Your pledge to %(fund)s is canceled", fund=fund)
+    if change == "restarted":
+        return _("Your pledge to %(fund)s continues", fund=fund)
+    return _("Your pledge to %(fund)s: where it goes", fund=fund)  # the earmark
 
 
 def _action_required(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
