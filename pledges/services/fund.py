@@ -58,10 +58,11 @@ def _figures(currency: str) -> _Figures:
 
 
 def monthly_pledged(currency: str) -> int:
-    """What active pledges bring each month, in the ledger's currency (see `exchange`)."""
+    """What active pledges bring each month, in the ledger's currency (see `exchange`): not
+    those canceled and running to the end of their paid month, which bring nothing more."""
     by_currency = db.session.execute(
         select(Pledge.currency, func.sum(Pledge.amount))
-        .where(Pledge.status == PledgeStatus.ACTIVE)
+        .where(Pledge.status == PledgeStatus.ACTIVE, Pledge.ends_at.is_(None))
         .group_by(Pledge.currency)
     ).all()
     return exchange.in_ledger_currency(dict(by_currency), currency)
