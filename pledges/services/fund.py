@@ -10,6 +10,9 @@ from pledges.extensions import db
 from pledges.models import Case, CaseStatus, Pledge, PledgeStatus
 from pledges.services import exchange, public_cache
 
+#: Pledges that bring money next month: active, and not canceled to end with this one.
+GIVING_MONTHLY = (Pledge.status == PledgeStatus.ACTIVE, Pledge.ends_at.is_(None))
+
 
 @dataclass(frozen=True)
 class FundSummary:
@@ -47,9 +50,7 @@ def summary(shown: int | None = None) -> FundSummary:
 
 def _figures(currency: str) -> _Figures:
     supporters = db.session.scalar(
-        select(func.count(func.distinct(Pledge.supporter_id))).where(
-            Pledge.status == PledgeStatus.ACTIVE
-        )
+        select(func.count(func.distinct(Pledge.supporter_id))).where(*GIVING_MONTHLY)
     )
     open_case_count = db.session.scalar(
         select(func.count()).select_from(Case).where(Case.status == CaseStatus.OPEN)
@@ -58,11 +59,11 @@ def _figures(currency: str) -> _Figures:
 
 
 def monthly_pledged(currency: str) -> int:
-    """What active pledges bring each month, in the ledger's currency (see `exchange`): not
-    those canceled and running to the end of their paid month, which bring nothing more."""
+    """What the pledges `GIVING_MONTHLY` bring each month, in the ledger's currency (see
+    `exchange`)."""
     by_currency = db.session.execute(
         select(Pledge.currency, func.sum(Pledge.amount))
-        .where(Pledge.status == PledgeStatus.ACTIVE, Pledge.ends_at.is_(None))
+        .where(*GIVING_MONTHLY)
         .group_by(Pledge.currency)
     ).all()
     return exchange.in_ledger_currency(dict(by_currency), currency)
