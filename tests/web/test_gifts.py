@@ -27,6 +27,8 @@ def test_a_gift_is_paid_once_and_enters_the_ledger(app, client, smtp):
     again = client.post_form(to_checkout.location)  # a double click gives once
     assert paid.status_code == again.status_code == 303
     assert paid.location.endswith("/member?gift=thanks")
+    payments = client.get("/member").get_data(as_text=True).split('id="payments"')[1]
+    assert payments.count("One-off gift") == 1  # told apart from the monthly payments
 
     with app.app_context():
         [gift] = db.session.scalars(select(Contribution)).all()
