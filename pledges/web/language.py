@@ -2,8 +2,10 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, redirect, request, session
+from flask import Blueprint, Response, abort, current_app, redirect, request, session
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from pledges.extensions import db
 from pledges.i18n import LANGUAGES, SESSION_KEY
@@ -25,8 +27,15 @@ def choose() -> Response:
 
 
 def _same_site_path(target: str) -> str:
-    """Back to the page the switcher was on; never to another site (`//evil`, `/\\evil`)."""
+    """Back to the page the switcher was on; never to another site (`//evil`, `/\\evil`), nor
+    to an address that only takes a form (a page answered to one, without script)."""
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target[1:2] in {"/", "\\"}:
+        return "/"
+    try:
+        current_app.url_map.bind("").match(parts.path, method="GET")
+    except RequestRedirect:
+        pass  # a trailing slash added: the page is there
+    except HTTPException:
         return "/"
     return target

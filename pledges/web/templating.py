@@ -4,6 +4,7 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
@@ -36,6 +37,15 @@ def language_choices() -> tuple[tuple[str, str], ...]:
     """Each language named in itself ("Deutsch", "Українська"), as a reader looks for their own."""
     named = ((code, Locale.parse(code).get_display_name(code)) for code in LANGUAGES)
     return tuple((code, name[:1].upper() + name[1:]) for code, name in named)
+
+
+def page_address() -> str:
+    """The address the visitor's browser shows, for a link back to it. A form answered in place
+    (its errors, by htmx) was posted elsewhere: htmx says where the page is."""
+    if request.method != "GET" and "HX-Current-URL" in request.headers:
+        shown = urlsplit(request.headers["HX-Current-URL"])
+        return shown.path + (f"?{shown.query}" if shown.query else "")
+    return request.full_path if request.query_string else request.path
 
 
 def format_number(value: int) -> str:
@@ -129,6 +139,7 @@ def init_app(app: Flask) -> None:
         case_options=case_options,
         current_locale=current_locale,
         language_choices=language_choices,
+        page_address=page_address,
         demo_payments=app.config["PAYMENTS"] == "demo",
         fund_name=app.config["FUND_NAME"],
     )

@@ -80,3 +80,42 @@ def test_without_script_every_change_still_works(app, live_server, browser, sign
         _journey(tab, live_server, sign_in_link, script=False)
     finally:
         tab.context.close()
+
+
+def test_back_after_signing_out_shows_no_member_page(page, live_server, sign_in_link):
+    """Found by review: htmx kept a copy of each boosted page in the tab's storage, and Back
+    after signing out showed the supporter's address and pledge without asking the server:
+    the next person at a shared computer read it."""
+    page.goto(sign_in_link)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(live_server + "/member")
+    page.get_by_role("link", name="Pledge", exact=True).click()
+    expect(page).to_have_url(live_server + "/pledge")
+    page.get_by_role("link", name="Your pledge").click()
+    expect(page).to_have_url(live_server + "/member")
+    page.get_by_role("button", name="Sign out").first.click()
+    expect(page).to_have_url(live_server + "/")
+
+    page.go_back()
+
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert "phone@example.org" not in page.locator("body").inner_text()
+    assert page.evaluate("sessionStorage.getItem('htmx-history-cache')") in (None, "[]")
+
+
+def test_the_language_switcher_after_a_form_answered_in_place_stays_on_the_page(
+    page, live_server, sign_in_link
+):
+    """Found by review: the form's errors came in place and the address stayed /member, but the
+    switcher went back to the form's action, which takes only posts (405)."""
+    page.goto(sign_in_link)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(live_server + "/member")
+    page.get_by_text("Show a name publicly").click()
+    page.get_by_role("button", name="Show this name").click()
+    expect(page.get_by_text("Enter the name to show.").first).to_be_visible()
+
+    page.get_by_role("button", name="Deutsch").click()
+
+    expect(page).to_have_url(live_server + "/member")
+    expect(page.get_by_role("heading", name="Deine Spende")).to_be_visible()

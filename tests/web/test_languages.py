@@ -75,6 +75,14 @@ def test_the_switcher_never_sends_the_visitor_to_another_site(client, target):
     assert response.headers["Location"] == "/"
 
 
+def test_the_switcher_never_sends_the_visitor_to_an_address_that_only_takes_forms(client):
+    """A page answered to a form posted without script has the form's action for its address."""
+    response = client.post_form("/language", {"locale": "de", "next": "/member/give"})
+    assert response.headers["Location"] == "/"
+    kept = client.post_form("/language", {"locale": "de", "next": "/cases?page=2"})
+    assert kept.headers["Location"] == "/cases?page=2"
+
+
 def test_the_switcher_refuses_a_language_we_do_not_have_and_a_missing_token(client):
     assert client.post_form("/language", {"locale": "fr", "next": "/"}).status_code == 400
     assert client.post("/language", data={"locale": "de", "next": "/"}).status_code == 400
