@@ -59,7 +59,19 @@ def _supporter_key() -> str:
     return cipher.blind_index(f"supporter:{current_user.id}")[:32]
 
 
-limiter.limit("30 per hour", key_func=_supporter_key, methods=["POST"])(bp)
+#: Never held back: leaving, and paying what is owed, whatever else was done this hour.
+_ALWAYS_ALLOWED = {"member.delete_account", "member.update_card"}
+
+# One budget for all of a supporter's changes (not one per kind: pausing and resuming would
+# double it), spent only by what was done: a form sent back with its errors costs nothing.
+limiter.shared_limit(
+    "30 per hour",
+    scope="member-changes",
+    key_func=_supporter_key,
+    methods=["POST"],
+    exempt_when=lambda: request.endpoint in _ALWAYS_ALLOWED,
+    deduct_when=lambda response: response.status_code < 400,
+)(bp)
 
 
 @bp.after_request
