@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, delete, select
+from sqlalchemy import ColumnElement, and_, delete, exists, select
 
 from pledges.extensions import add_unless_taken, db
 from pledges.models import (
@@ -16,6 +16,7 @@ from pledges.models import (
     CaseStatus,
     Contribution,
     EarmarkChange,
+    PaymentProblem,
     Pledge,
     PledgeStatus,
     Supporter,
@@ -89,10 +90,14 @@ ABANDONED_KEPT = timedelta(days=30)
 
 
 def is_abandoned(now: datetime) -> ColumnElement[bool]:
+    """Nothing at the provider points to it: no subscription, no payment, no failed one (whose
+    invoice names the pledge though its subscription's events went missing)."""
     return and_(
         Pledge.status == PledgeStatus.PENDING,
         Pledge.provider_subscription_id.is_(None),
         Pledge.created_at < now - CHECKOUT_LIFETIME,
+        ~exists().where(Contribution.pledge_id == Pledge.id),
+        ~exists().where(PaymentProblem.pledge_id == Pledge.id),
     )
 
 

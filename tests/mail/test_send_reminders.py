@@ -79,6 +79,12 @@ def test_checkouts_left_unpaid_a_month_ago_are_forgotten_with_the_names_they_ask
         for days, subscription in [(31, None), (2, None), (0, None), (31, "sub_debit_on_its_way")]:
             make_pledge(supporter, status="pending", created_at=now - timedelta(days=days),
                         provider_subscription_id=subscription, requested_public_name="Nina R.")  # fmt: skip
+        # Found by review: a failed payment names a pledge whose subscription's events went
+        # missing; the pledge was deleted under it (and the whole run failed on the key).
+        failed = make_pledge(supporter, status="pending", created_at=now - timedelta(days=40))
+        payment_problems.record(failed, invoice_id="in_x", kind="failed", amount=10_00,
+                                hosted_url=None, at=now)  # fmt: skip
+        db.session.commit()
         waiting = dashboard.build(now).by_status["pending"]
 
     output = runner.invoke(args=["pledges", "send-reminders"]).output
@@ -86,12 +92,8 @@ def test_checkouts_left_unpaid_a_month_ago_are_forgotten_with_the_names_they_ask
     assert "checkouts left unpaid for 30 days, forgotten: 1" in output
     with app.app_context():
         kept = db.session.execute(select(Pledge.created_at, Pledge.provider_subscription_id))
-        assert sorted((now - at).days for at, _ in kept) == [0, 2, 31]
-        assert (
-            db.session.scalar(
-                select(Pledge).where(Pledge.created_at < now - timedelta(days=30))
-            ).provider_subscription_id
-            == "sub_debit_on_its_way"
-        )
-    # Only today's checkout and the debit on its way wait for a payment.
-    assert waiting == 2
+        assert sorted(((now - at).days, sub or "") for at, sub in kept) == [
+            (0, ""), (2, ""), (31, "sub_debit_on_its_way"), (40, ""),
+        ]  # fmt: skip
+    # Today's checkout, the debit on its way and the failed payment wait for a payment.
+    assert waiting == 3
