@@ -30,16 +30,37 @@ def upgrade():
 
 def downgrade():
     for table, column in LINKS:
-        _rewrite(table, column, current_app.extensions["pledges_cipher"].decrypt)
+        _rewrite(table, column, _opened)
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column(column, type_=sa.String(length=1000), existing_nullable=True)
 
 
+def _opened(value: str) -> str:
+    """A link written in clear since (see `EncryptedLink`) stays as it is."""
+    if value.startswith("https://"):
+        return value
+    return current_app.extensions["pledges_cipher"].decrypt(value)
+
+
+#: Rows read and written back at a time: a fund with a million payments is rewritten in a few
+#: hundred statements, with a few thousand links in memory at once.
+BATCH = 5_000
+
+
 def _rewrite(table: str, column: str, change) -> None:  # noqa: ANN001
     rows = sa.table(table, sa.column("id", sa.Integer), sa.column(column, sa.Text))
+    write = (
+        rows.update()
+        .where(rows.c.id == sa.bindparam("row_id"))
+        .values({column: sa.bindparam("value")})
+    )
     connection = op.get_bind()
-    found = connection.execute(
-        sa.select(rows.c.id, rows.c[column]).where(rows.c[column].is_not(None))
-    ).all()
-    for row_id, value in found:
-        connection.execute(rows.update().where(rows.c.id == row_id).values({column: change(value)}))
+    last = 0
+    while batch := connection.execute(
+        sa.select(rows.c.id, rows.c[column])
+        .where(rows.c[column].is_not(None), rows.c.id > last)
+        .order_by(rows.c.id)
+        .limit(BATCH)
+    ).all():
+        connection.execute(write, [{"row_id": i, "value": change(value)} for i, value in batch])
+        last = batch[-1][0]

@@ -4,7 +4,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
-from pledges.models.types import EncryptedText, UTCDateTime, utcnow
+from pledges.models.types import EncryptedLink, UTCDateTime, utcnow
 
 
 class Contribution(db.Model):
@@ -86,7 +86,7 @@ class Contribution(db.Model):
     provider_payment_id: Mapped[str] = mapped_column(String(255), unique=True)
     provider_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
     #: Stripe's hosted invoice page, the supporter's receipt. Encrypted: the page names the donor.
-    receipt_url: Mapped[str | None] = mapped_column(EncryptedText)
+    receipt_url: Mapped[str | None] = mapped_column(EncryptedLink)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

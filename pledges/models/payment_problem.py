@@ -4,7 +4,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pledges.extensions import db
-from pledges.models.types import EncryptedText, UTCDateTime, utcnow
+from pledges.models.types import EncryptedLink, UTCDateTime, utcnow
 
 
 class PaymentProblem(db.Model):
@@ -24,7 +24,7 @@ class PaymentProblem(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     #: Where the supporter can pay or confirm it (Stripe's hosted invoice page). Encrypted: the
     #: page names the donor.
-    hosted_url: Mapped[str | None] = mapped_column(EncryptedText)
+    hosted_url: Mapped[str | None] = mapped_column(EncryptedLink)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

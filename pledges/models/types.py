@@ -52,6 +52,19 @@ class EncryptedText(TypeDecorator[str]):
         return current_app.extensions["pledges_cipher"].decrypt(value)
 
 
+class EncryptedLink(EncryptedText):
+    """A provider's page, encrypted like the rest. One stored in clear reads as it is: written
+    by a worker still on the code before 0022 while an upgrade ran (a link is never mistaken
+    for a sealed value, which has no scheme)."""
+
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect):  # noqa: ANN001
+        if value is not None and value.startswith("https://"):
+            return value
+        return super().process_result_value(value, dialect)
+
+
 def render_migration_type(kind: str, obj: object, autogen_context: object) -> str | bool:
     """Let Alembic write our decorated types as the plain SQL types they store, so migrations do
     not import application code."""

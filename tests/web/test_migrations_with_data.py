@@ -4,7 +4,7 @@ import json
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from pledges import create_app
@@ -230,9 +230,47 @@ def test_links_to_the_provider_s_pages_are_encrypted_by_0022_and_back_by_its_dow
         sealed, empty = db.session.scalars(stored).all()
         assert empty is None and "stripe.com" not in sealed
         assert app.extensions["pledges_cipher"].decrypt(sealed) == receipt
+        # A link written in clear meanwhile, by a worker still on the code before 0022.
+        db.session.execute(text("UPDATE contributions SET receipt_url = :r WHERE id = 2"),
+                           {"r": receipt})  # fmt: skip
         db.session.commit()  # our read's lock would keep PostgreSQL's ALTER waiting
         downgrade(revision="0021")
-        assert db.session.scalars(stored).all() == [receipt, None]
+        assert db.session.scalars(stored).all() == [receipt, receipt]
+
+
+def test_0022_rewrites_many_links_in_a_few_statements(fund_app):
+    """Found by review: one UPDATE per payment, while the table was locked: minutes on a fund
+    with a million payments, when no payment could be recorded."""
+    app, _ = fund_app
+    rows = 3_000
+    with app.app_context():
+        upgrade(revision="0021")
+        _insert_supporter()
+        db.session.execute(
+            text(
+                "INSERT INTO contributions (id, supporter_id, currency, paid_amount, "
+                "paid_currency, gross, fee, net, refunded, disputed, provider, "
+                "provider_payment_id, paid_at, created_at, receipt_url) VALUES (:id, 1, 'EUR', "
+                "100, 'EUR', 100, 0, 100, 0, 0, 'stripe', :pid, '2026-11-01', '2026-11-01', "
+                ":receipt)"
+            ),
+            [{"id": n, "pid": f"in_{n}", "receipt": f"https://x/{n}"} for n in range(1, rows + 1)],
+        )
+        db.session.commit()
+        statements: list[str] = []
+
+        def note(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+            statements.append(statement.lstrip().upper())
+
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            upgrade()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+
+        assert sum(s.startswith("UPDATE CONTRIBUTIONS") for s in statements) <= 2
+        sealed = db.session.scalars(text("SELECT receipt_url FROM contributions")).all()
+        assert len(sealed) == rows and not any(s.startswith("https") for s in sealed)
 
 
 def test_refunds_and_disputes_made_before_0015_are_kept_in_the_currency_paid(fund_app):
