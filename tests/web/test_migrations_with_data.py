@@ -203,6 +203,21 @@ def test_tokens_of_admins_removed_before_0021_are_revoked(fund_app):
         assert [tuple(row) for row in revoked] == [(1, False), (2, True)]
 
 
+def _insert_payments_with_receipts(receipts: list[str | None]) -> None:
+    """Supporter 1's payments 1, 2, …, each with its receipt link (or none), as at 0021."""
+    _insert_supporter()
+    db.session.execute(
+        text(
+            "INSERT INTO contributions (id, supporter_id, currency, paid_amount, paid_currency, "
+            "gross, fee, net, refunded, disputed, provider, provider_payment_id, paid_at, "
+            "created_at, receipt_url) VALUES (:id, 1, 'EUR', 100, 'EUR', 100, 0, 100, 0, 0, "
+            "'stripe', :pid, '2026-11-01', '2026-11-01', :receipt)"
+        ),
+        [{"id": n, "pid": f"in_{n}", "receipt": r} for n, r in enumerate(receipts, start=1)],
+    )
+    db.session.commit()
+
+
 def test_links_to_the_provider_s_pages_are_encrypted_by_0022_and_back_by_its_downgrade(
     fund_app,
 ):
@@ -210,19 +225,7 @@ def test_links_to_the_provider_s_pages_are_encrypted_by_0022_and_back_by_its_dow
     receipt = "https://invoice.stripe.com/i/acct_1/donor"
     with app.app_context():
         upgrade(revision="0021")
-        _insert_supporter()
-        db.session.execute(
-            text(
-                "INSERT INTO contributions (id, supporter_id, currency, paid_amount, "
-                "paid_currency, gross, fee, net, refunded, disputed, provider, "
-                "provider_payment_id, paid_at, created_at, receipt_url) VALUES (1, 1, 'EUR', "
-                "100, 'EUR', 100, 0, 100, 0, 0, 'stripe', 'in_1', '2026-11-01', '2026-11-01', "
-                ":receipt), (2, 1, 'EUR', 100, 'EUR', 100, 0, 100, 0, 0, 'stripe', 'in_2', "
-                "'2026-11-01', '2026-11-01', NULL)"
-            ),
-            {"receipt": receipt},
-        )
-        db.session.commit()
+        _insert_payments_with_receipts([receipt, None])
         stored = text("SELECT receipt_url FROM contributions ORDER BY id")
 
         upgrade()
@@ -245,18 +248,7 @@ def test_0022_rewrites_many_links_in_a_few_statements(fund_app):
     rows = 3_000
     with app.app_context():
         upgrade(revision="0021")
-        _insert_supporter()
-        db.session.execute(
-            text(
-                "INSERT INTO contributions (id, supporter_id, currency, paid_amount, "
-                "paid_currency, gross, fee, net, refunded, disputed, provider, "
-                "provider_payment_id, paid_at, created_at, receipt_url) VALUES (:id, 1, 'EUR', "
-                "100, 'EUR', 100, 0, 100, 0, 0, 'stripe', :pid, '2026-11-01', '2026-11-01', "
-                ":receipt)"
-            ),
-            [{"id": n, "pid": f"in_{n}", "receipt": f"https://x/{n}"} for n in range(1, rows + 1)],
-        )
-        db.session.commit()
+        _insert_payments_with_receipts([f"https://x/{n}" for n in range(rows)])
         statements: list[str] = []
 
         def note(conn, cursor, statement, *args) -> None:  # noqa: ANN001
