@@ -39,6 +39,8 @@ def enqueue(
     """Queue an email in the caller's transaction; a key already queued is left alone."""
     if kind not in emails.RENDERERS:
         raise ValueError(f"unknown email kind {kind!r}")
+    if not recipient:
+        return None  # an account deleted since the event that wanted to tell them (see erase)
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
     row = OutboxEmail(
         dedupe_key=dedupe_key,

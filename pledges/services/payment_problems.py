@@ -20,6 +20,8 @@ def record(
 ) -> PaymentProblem:
     """Note the problem once per invoice; a later event may change its kind (a failed charge
     that then needs the bank's confirmation)."""
+    if pledge.supporter.erased_at is not None:
+        hosted_url = None  # the provider's page names the donor; see accounts.erase
     found = select(PaymentProblem).where(PaymentProblem.invoice_id == invoice_id)
     problem = db.session.scalar(found)
     if problem is None:

@@ -246,7 +246,7 @@ def record_gift(
         charge_id=charge_id,
         receipt_url=receipt_url,
     )
-    if new and supporter.erased_at is None:
+    if new:
         mail_outbox.enqueue(
             "gift-thanks",
             recipient=supporter.email,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from pledges.extensions import db
-from pledges.models import Contribution, OutboxEmail, Pledge
+from pledges.models import Contribution, OutboxEmail, PaymentProblem, Pledge
 from pledges.services import ledger, pledge_changes
 from pledges.services.rhythm import add_months
 from tests.factories import make_case, make_pledge
@@ -373,3 +373,20 @@ def test_a_renewal_handled_after_the_earmark_moved_stays_where_it_was_paid_for(
         assert sorted(earmarks) == sorted(
             [(paid["invoice"]["id"], case_id), (renewal["id"], case_id)]
         )
+
+
+def test_a_failed_renewal_handled_after_the_account_was_deleted_keeps_no_link_and_emails_nobody(
+    app, client, fake_stripe, subscribed, receive_webhook, handle_stripe_events
+):
+    """Found by review: an event queued before the deletion stored Stripe's invoice page again,
+    which names the donor."""
+    invoice = fake_stripe.fail_invoice(subscribed["id"])
+    receive_webhook(fake_stripe.event("invoice.payment_action_required", invoice))
+    assert client.post_form("/member/delete", {"confirm": "yes"}).status_code == 303
+
+    handle_stripe_events()
+
+    with app.app_context():
+        assert [p.hosted_url for p in db.session.scalars(select(PaymentProblem))] in ([], [None])
+        queued = select(OutboxEmail).where(OutboxEmail.status == "queued")
+        assert db.session.scalars(queued).all() == []
