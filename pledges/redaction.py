@@ -16,6 +16,9 @@ CAPABILITY_PATH = re.compile(
     r"(/(?:login|unsubscribe|demo/checkout|demo/gift|demo/card|dev/mail)/)[^/?#\s\"'<>]+"
 )
 
+#: A letter outside ASCII, as written or as a byte escape in a `repr` of UTF-8.
+_BEYOND_ASCII = r"[^\x00-\x7f\s]|\\x[0-9a-fA-F]{2}"
+
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (CAPABILITY_PATH, r"\1" + REDACTED),
     # Cookies and form fields that carry a session or a CSRF token, in headers or bodies.
@@ -28,9 +31,13 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bplg_[A-Za-z0-9_-]+"), "plg_" + REDACTED),
     (re.compile(r"\b((?:sk|rk)_(?:test|live)_)[A-Za-z0-9]+"), r"\1" + REDACTED),
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=]+"), "whsec_" + REDACTED),
-    # Email addresses, plain or percent-encoded (%40) in a URL.
+    # Email addresses, plain or percent-encoded (%40) in a URL, in any script, and as a mail
+    # server's reply quotes them in bytes (`\xd0\xbe…`).
     (
-        re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
+        re.compile(
+            rf"(?:[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]|{_BEYOND_ASCII})+(?:@|%40)"
+            rf"(?:[A-Za-z0-9-]|{_BEYOND_ASCII})+(?:\.(?:[A-Za-z0-9-]|{_BEYOND_ASCII})+)+"
+        ),
         "[email]",
     ),
     # itsdangerous-signed values (session cookies, CSRF tokens, unsubscribe links): a payload
