@@ -20,19 +20,41 @@ depends_on = None
 tokens = sa.table(
     "api_tokens",
     sa.column("created_by_id", sa.Integer),
+    sa.column("created_at", sa.DateTime(timezone=True)),
     sa.column("revoked_at", sa.DateTime(timezone=True)),
 )
 organizers = sa.table(
     "organizers", sa.column("id", sa.Integer), sa.column("removed_at", sa.DateTime(timezone=True))
 )
+audit = sa.table(
+    "audit_entries",
+    sa.column("action", sa.String),
+    sa.column("subject", sa.String),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
 
 
 def upgrade():
-    """Removal only suspended them: an admin invited again got every token back."""
+    """Removal only suspended them: an admin invited again got every token back. Those of an
+    admin removed now, and those made before a removal the audit log records (of an admin
+    invited back since), end."""
     removed = sa.select(organizers.c.id).where(organizers.c.removed_at.is_not(None))
+    removed_after = (
+        sa.select(audit.c.subject)
+        .where(
+            audit.c.action == "organizer.remove",
+            audit.c.subject
+            == sa.literal("organizer:") + sa.cast(tokens.c.created_by_id, sa.String),
+            audit.c.created_at >= tokens.c.created_at,
+        )
+        .exists()
+    )
     op.get_bind().execute(
         tokens.update()
-        .where(tokens.c.revoked_at.is_(None), tokens.c.created_by_id.in_(removed))
+        .where(
+            tokens.c.revoked_at.is_(None),
+            sa.or_(tokens.c.created_by_id.in_(removed), removed_after),
+        )
         .values(revoked_at=datetime.now(UTC))
     )
 

@@ -175,23 +175,34 @@ def test_addresses_quoted_in_the_outbox_s_errors_are_removed(fund_app):
 
 
 def test_tokens_of_admins_removed_before_0021_are_revoked(fund_app):
+    """Admin 1 never left; 2 is removed; 3 was removed on 5 November and invited back since
+    (found by review: its tokens made before the removal were kept)."""
     app, _ = fund_app
     with app.app_context():
         upgrade(revision="0020")
-        for organizer_id, removed_at in [(1, None), (2, "'2026-11-02'")]:
+        for organizer_id, removed_at in [(1, None), (2, "2026-11-02"), (3, None)]:
             db.session.execute(
                 text(
                     "INSERT INTO organizers (id, email_index, email, name, role, session_epoch, "
-                    f"created_at, removed_at) VALUES ({organizer_id}, 'i{organizer_id}', "
-                    f"'sealed', 'A', 'admin', 0, '2026-11-01', {removed_at or 'NULL'})"
-                )
+                    "created_at, removed_at) VALUES (:id, :index, 'sealed', 'A', 'admin', 0, "
+                    "'2026-11-01', :removed_at)"
+                ),
+                {"id": organizer_id, "index": f"i{organizer_id}", "removed_at": removed_at},
             )
+        db.session.execute(
+            text(
+                "INSERT INTO audit_entries (organizer_id, action, subject, detail, created_at) "
+                "VALUES (1, 'organizer.remove', 'organizer:3', '', '2026-11-05')"
+            )
+        )
+        for token_id, maker, made in [(1, 1, "01"), (2, 2, "01"), (3, 3, "01"), (4, 3, "10")]:
             db.session.execute(
                 text(
                     "INSERT INTO api_tokens (id, name, token_hash, prefix, scopes, created_by_id, "
-                    f"created_at, expires_at) VALUES ({organizer_id}, 't', 'h{organizer_id}', "
-                    f"'plg_', 'exports:read', {organizer_id}, '2026-11-01', '2027-11-01')"
-                )
+                    "created_at, expires_at) VALUES (:id, 't', :hash, 'plg_', 'exports:read', "
+                    ":maker, :made, '2027-11-01')"
+                ),
+                {"id": token_id, "hash": f"h{token_id}", "maker": maker, "made": f"2026-11-{made}"},
             )
         db.session.commit()
 
@@ -200,7 +211,7 @@ def test_tokens_of_admins_removed_before_0021_are_revoked(fund_app):
         revoked = db.session.execute(
             text("SELECT id, revoked_at IS NOT NULL FROM api_tokens ORDER BY id")
         ).all()
-        assert [tuple(row) for row in revoked] == [(1, False), (2, True)]
+        assert [tuple(row) for row in revoked] == [(1, False), (2, True), (3, True), (4, False)]
 
 
 def _insert_payments_with_receipts(receipts: list[str | None]) -> None:
