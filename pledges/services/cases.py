@@ -163,14 +163,16 @@ def supporter_ids(case: Case):  # noqa: ANN201
 WANTS_UPDATES = (Supporter.wants_updates, Supporter.erased_at.is_(None))
 
 
-def earmarked_pledges(case: Case) -> int:
-    """How many pledges still pay into the case: closing it does not move them (their
-    supporters see it closed on their page, and may choose again)."""
-    return db.session.scalar(
-        select(func.count()).where(
-            Pledge.case_id == case.id,
-            Pledge.status.in_([PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE, PledgeStatus.PAUSED]),
-        )
+def earmarked_pledges() -> dict[int, int]:
+    """How many pledges still pay into each case, by case id: closing one does not move them
+    (their supporters see it closed on their page, and may choose again)."""
+    live = (PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE, PledgeStatus.PAUSED)
+    return dict(
+        db.session.execute(
+            select(Pledge.case_id, func.count())
+            .where(Pledge.case_id.is_not(None), Pledge.status.in_(live))
+            .group_by(Pledge.case_id)
+        ).all()
     )
 
 

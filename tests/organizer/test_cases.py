@@ -191,9 +191,13 @@ def test_closing_a_case_says_how_many_pledges_still_pay_into_it(app, organizer_c
         case_id = case.id
 
     page = organizer_client.get(f"/organizer/cases/{case_id}").get_data(as_text=True)
+    listed_open = organizer_client.get("/organizer/cases").get_data(as_text=True)
     closed = organizer_client.post_form(
         f"/organizer/cases/{case_id}/status", {"status": "closed"}, htmx=True
     ).get_data(as_text=True)
 
     assert "1 monthly pledge is earmarked for this case: closed, it would still pay" in page
+    assert "1 monthly pledge is earmarked for this case" in listed_open  # beside its Close
+    listed = organizer_client.get("/organizer/cases").get_data(as_text=True)
+    assert "1 monthly pledge still pays into this case" in listed
     assert "1 monthly pledge still pays into this case, and only into it" in closed
