@@ -11,6 +11,7 @@ from pledges.crypto import token_hash
 from pledges.extensions import db
 from pledges.models import LoginToken, Organizer, Supporter
 from pledges.models.types import utcnow
+from pledges.services import mail_outbox
 
 TOKEN_LIFETIME = timedelta(minutes=10)
 #: An invitation waits in an inbox longer than a sign-in link someone just asked for.
@@ -37,9 +38,15 @@ def issue(
     return raw
 
 
+#: The emails whose link is made when they are sent, by the kind of account they open.
+LINK_EMAILS = {Supporter: ("sign-in",), Organizer: ("organizer-sign-in", "organizer-invite")}
+
+
 def void_unused(account: Account, now: datetime | None = None) -> None:
-    """Every link sent to the account and not used yet stops working: signing out everywhere
-    (a lost phone, a mailbox read by someone else) or losing the second factor."""
+    """Every link sent to the account and not used yet stops working, and no email still
+    waiting brings a new one: signing out everywhere (a lost phone, a mailbox read by someone
+    else), losing the second factor, an invitation sent again."""
+    mail_outbox.drop_queued(LINK_EMAILS[type(account)], account.email)
     column = _owner_column(type(account))
     db.session.execute(
         update(LoginToken)

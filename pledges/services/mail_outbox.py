@@ -23,6 +23,7 @@ from pledges.models.types import utcnow
 from pledges.redaction import redact
 from pledges.services import emails
 from pledges.services.claims import claim_due, release, retry_delay
+from pledges.services.supporters import normalize_email
 from pledges.smtp import Envelope, SmtpSession
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,19 @@ def enqueue(
     # The unique key decides: a key queued before, or by a transaction at the same moment,
     # leaves this one going on without the email instead of failing whole.
     return add_unless_taken(lambda: row)
+
+
+def drop_queued(kinds: Iterable[str], recipient: str) -> None:
+    """Emails of these kinds still waiting for this address go unsent: a sign-in link queued
+    before the account signed out everywhere, an invitation sent again. Recipients are
+    encrypted, so each waiting one is read; the queue is short."""
+    address = normalize_email(recipient)
+    waiting = select(OutboxEmail).where(
+        OutboxEmail.kind.in_(list(kinds)), OutboxEmail.status == OutboxStatus.QUEUED
+    )
+    for row in db.session.scalars(waiting):
+        if normalize_email(row.recipient or "") == address:
+            row.status = OutboxStatus.DROPPED
 
 
 def enqueue_many(kind: str, rows: list[tuple[str, str, dict[str, Any]]]) -> int:

@@ -71,6 +71,20 @@ def test_an_invitation_sent_again_says_so_and_ends_the_one_before(app, smtp, adm
     assert app.test_client().get(first).status_code == 410
 
 
+def test_an_invitation_still_waiting_to_go_out_goes_unsent_when_sent_again(app, smtp, admin_client):
+    """Found by review: its link is made when it is sent, so voiding links did not reach it."""
+    form = {"email": "slow.mail@example.org", "name": "Slow", "role": "organizer"}
+    admin_client.post_form("/organizer/team", form)
+    with app.app_context():
+        slow = db.session.scalar(select(Organizer.id).where(Organizer.name == "Slow"))
+
+    admin_client.post_form(f"/organizer/team/{slow}/resend")
+
+    with app.app_context():
+        mail_outbox.deliver_due()
+    assert [m["To"] for m in smtp.messages].count("slow.mail@example.org") == 1
+
+
 def test_invite_refuses_a_bad_or_known_address(app, runner):
     assert runner.invoke(args=["pledges", "invite-organizer", "not-an-address"]).exit_code == 2
     assert runner.invoke(args=["pledges", "invite-organizer", "a@example.org"]).exit_code == 0

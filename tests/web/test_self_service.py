@@ -257,6 +257,19 @@ def test_signing_out_ends_the_session_on_the_server(app, client, pledge_id):
     assert app.test_client().post_form(f"/login/{unused}").status_code == 410
 
 
+def test_a_sign_in_link_still_waiting_to_go_out_goes_unsent_after_signing_out_everywhere(
+    app, client, pledge_id, smtp
+):
+    """Found by review: the link is made when the email is sent, after the sign-out."""
+    app.test_client().post_form("/login", {"email": "self@example.org"})
+
+    client.post_form("/logout/everywhere")
+
+    with app.app_context():
+        mail_outbox.deliver_due()
+    assert [m["Subject"] for m in smtp.messages if "sign-in link" in m["Subject"]] == []
+
+
 def test_a_change_made_after_signing_out_everywhere_leaves_the_page_for_the_sign_in(
     app, client, pledge_id
 ):
