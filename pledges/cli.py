@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from pledges.extensions import begin_writing, db
 from pledges.forms import EmailForm
 from pledges.models import Case, OrganizerRole
-from pledges.models.types import utc_today
+from pledges.models.types import is_in_the_future, utc_today
 from pledges.money import format_money, to_minor
 from pledges.payments import gateway, stripe_inbox
 from pledges.payments.demo_gateway import DemoGateway
@@ -323,7 +323,7 @@ def record_disbursement(case_slug: str, amount: str, paid_on, note: str) -> None
     if minor <= 0:
         raise click.BadParameter("the amount must be positive", param_hint="AMOUNT")
     day = paid_on.date() if paid_on else utc_today()
-    if day > utc_today():
+    if is_in_the_future(day):
         raise click.BadParameter("a disbursement cannot be paid in the future", param_hint="--date")
     recorded = disbursements.record(case, minor, day, note, by=None)
     db.session.commit()

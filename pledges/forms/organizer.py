@@ -19,7 +19,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from pledges.forms import Form, email_field
 from pledges.models import SCOPES, Case, OrganizerRole
-from pledges.models.types import utc_today
+from pledges.models.types import is_in_the_future, utc_today
 from pledges.money import to_major, to_minor
 
 #: The largest single amount an organizer may type: a typo guard, not a policy.
@@ -97,7 +97,7 @@ class UpdateForm(Form):
 
 
 def _not_in_future(form: Form, field: DateField) -> None:
-    if field.data and field.data > utc_today():
+    if field.data and is_in_the_future(field.data):
         raise ValidationError(_l("A payment cannot be dated in the future."))
     if field.data and field.data.year < 2000:
         raise ValidationError(_l("Check the year."))

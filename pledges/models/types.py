@@ -1,6 +1,6 @@
 """Column types shared by the models: UTC timestamps and values encrypted at rest."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import DateTime, Text
@@ -14,6 +14,16 @@ def utcnow() -> datetime:
 def utc_today() -> date:
     """Today as the ledger counts days: in UTC, whatever the server's own zone."""
     return utcnow().date()
+
+
+#: The farthest ahead of UTC any place's clock is (Kiribati).
+_EARLIEST_ZONE = timedelta(hours=14)
+
+
+def is_in_the_future(day: date) -> bool:
+    """After today everywhere: an organizer in Kyiv just after midnight pays on a day that in
+    UTC is still to come."""
+    return day > (utcnow() + _EARLIEST_ZONE).date()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

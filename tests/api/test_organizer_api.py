@@ -150,7 +150,7 @@ def test_a_disbursement_through_the_ledger_once(app, client, auth):
     assert first.status_code == 201, first.json
     assert (first.json["from_supporters"], first.json["from_other_income"]) == (20_00, 5_00)
     assert client.post("/api/v1/disbursements", json=payment, headers=headers).json == first.json
-    future = {**payment, "paid_on": (date.today() + timedelta(days=1)).isoformat()}
+    future = {**payment, "paid_on": (date.today() + timedelta(days=2)).isoformat()}
     refused = client.post("/api/v1/disbursements", json=future, headers=auth)
     assert refused.status_code == 409
     assert refused.json["detail"] == "A payment cannot be dated in the future."

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from pledges.extensions import db
 from pledges.forms.organizer import MAX_MINOR
 from pledges.models import Case, CaseStatus
-from pledges.models.types import utc_today
+from pledges.models.types import is_in_the_future
 from pledges.services import audit, cases, disbursements, exports
 from pledges.web.api import shapes
 from pledges.web.api.auth import acting, idempotent, requires
@@ -106,7 +106,7 @@ def record_disbursement() -> tuple[dict, int, str]:
     paid_on = fields.day("paid_on", required=True)
     note = fields.text("note", max_length=1000) or ""
     fields.check()
-    if paid_on > utc_today():
+    if is_in_the_future(paid_on):
         # Well formed, but not yet possible: the ledger holds what has been paid.
         raise Problem(409, "Not paid yet", "A payment cannot be dated in the future.")
     case = _case(slug)
