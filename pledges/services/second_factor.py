@@ -2,6 +2,7 @@
 one-time recovery codes for when the phone is lost."""
 
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 import pyotp
@@ -71,12 +72,18 @@ def _hash(code: str) -> str:
     return token_hash(code.strip().lower().replace(" ", ""))
 
 
+def _as_typed(code: str) -> str:
+    """Without spaces, and with digits of any script as ASCII ones: a phone set to Arabic or
+    Persian types "١٢٣٤٥٦" for 123456."""
+    return "".join(str(unicodedata.decimal(c, c)) for c in code.strip().replace(" ", ""))
+
+
 def verify(organizer: Organizer, code: str) -> bool:
     """A current TOTP code not used before, or an unused recovery code (then used up)."""
     if organizer.totp_confirmed_at is None or organizer.totp_secret is None:
         return False
-    code = code.strip().replace(" ", "")
-    if code.isascii() and code.isdigit():  # not "١٢٣٤٥٦": digits, but no code's
+    code = _as_typed(code)
+    if code.isascii() and code.isdigit():
         return _accept_totp(organizer, code)
     used = db.session.execute(
         update(RecoveryCode)
@@ -94,7 +101,7 @@ def verify(organizer: Organizer, code: str) -> bool:
 def _accept_totp(organizer: Organizer, code: str) -> bool:
     """Accept the code of this 30-second step or the ones either side (clocks drift), but never
     a step at or before the last one accepted: a code seen over a shoulder is spent."""
-    code = code.strip().replace(" ", "")
+    code = _as_typed(code)
     if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return False
     totp = pyotp.TOTP(organizer.totp_secret)

@@ -139,16 +139,20 @@ def test_a_recovery_code_signs_in_once(app, client):
     assert other.post_form("/organizer/second-factor", {"code": code}).status_code == 422
 
 
-def test_a_code_in_other_digits_is_refused_not_a_crash(app, client):
+def test_a_code_in_other_digits_signs_in_and_a_wrong_one_is_refused_not_a_crash(app, client):
     """Found by review: Arabic-Indic digits passed `isdigit` and failed inside the comparison
-    (a 500)."""
+    (a 500); a phone set to Arabic or Persian types them."""
     with app.app_context():
         organizer_id = make_organizer().id
+        code = totp_code(db.session.get(Organizer, organizer_id))
+    arabic = "".join(chr(0x0660 + int(d)) for d in code)
     use_link(app, client, organizer_id)
 
-    answer = client.post_form("/organizer/second-factor", {"code": "١٢٣٤٥٦"}, htmx=True)
+    wrong = client.post_form("/organizer/second-factor", {"code": "١٢٣٤٥"}, htmx=True)
+    right = client.post_form("/organizer/second-factor", {"code": arabic})
 
-    assert answer.status_code == 422
+    assert wrong.status_code == 422
+    assert right.status_code == 303 and right.location.endswith("/organizer/")
 
 
 def test_tokens_open_only_their_kind_of_account(app, client):
