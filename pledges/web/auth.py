@@ -41,7 +41,7 @@ def load_supporter(user_id: str) -> Supporter | None:
 def signed_out() -> Response:
     """To the sign-in page, whole: an htmx change made from a page whose session has ended
     (signed out on every device) would otherwise get the sign-in form in place of a card."""
-    flash(_("You are signed out. Ask for a new sign-in link to go on."))
+    flash(_("You are not signed in. Ask for a sign-in link to go on."))
     login_page = url_for("auth.login")
     return redirect_to(login_page) if htmx_request.htmx else redirect(login_page)
 

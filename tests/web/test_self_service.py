@@ -282,14 +282,14 @@ def test_a_change_made_after_signing_out_everywhere_leaves_the_page_for_the_sign
 
     assert (change.status_code, change.headers["HX-Redirect"]) == (200, "/login")
     page = client.get("/login").get_data(as_text=True)
-    assert "You are signed out. Ask for a new sign-in link to go on." in page
+    assert "You are not signed in. Ask for a sign-in link to go on." in page
 
 
 def test_a_signed_out_visitor_is_told_so_in_their_language(client):
     german = {"Accept-Language": "de"}
     page = client.get("/member", headers=german, follow_redirects=True).get_data(as_text=True)
     assert "Please log in to access this page." not in page
-    assert "Du bist abgemeldet." in page
+    assert "Du bist nicht angemeldet." in page
 
 
 def test_a_failed_demo_payment_is_fixed_with_a_new_card(app, client, pledge_id):
