@@ -4,6 +4,7 @@ itself, re-fetched from the API, and the pledge's transition table refuses to go
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from flask import current_app
@@ -98,8 +99,14 @@ def sync_subscription(
             pledge.next_charge_at = None
 
 
-def gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
-    """A one-off gift, recorded when Stripe says the session is paid, as Stripe holds it now."""
+def gift_paid(
+    event_session: dict[str, Any], gateway: StripeGateway, *, arrived_now: bool = False
+) -> None:
+    """A one-off gift, recorded when Stripe says the session is paid, as Stripe holds it now.
+
+    Paid when charged, or, for a bank debit or transfer that Stripe says `arrived_now`, now:
+    its charge was made days before the money came, and a payout made in between did not
+    have it (Stripe keeps no time of its success)."""
     session = gateway.fetch_checkout_session(event_session["id"])
     metadata = session.get("metadata") or {}
     reference = str(metadata.get("gift_for_supporter") or "")
@@ -121,7 +128,9 @@ def gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
         provider="stripe",
         currency=currency,
         **_settlement(charge, session["amount_total"], currency),
-        paid_at=from_timestamp(charge.created or session["created"]),
+        paid_at=datetime.now(UTC)
+        if arrived_now
+        else from_timestamp(charge.created or session["created"]),
         case=db.session.get(Case, int(case_id)) if case_id.isdigit() else None,
         charge_id=charge.charge_id,
         receipt_url=charge.receipt_url,
@@ -298,7 +307,7 @@ HANDLERS: dict[str, Handler] = {
     "invoice.voided": invoice_closed,
     "invoice.marked_uncollectible": invoice_closed,
     # A bank debit or transfer paid later: the session completed unpaid, now it is paid.
-    "checkout.session.async_payment_succeeded": gift_paid,
+    "checkout.session.async_payment_succeeded": partial(gift_paid, arrived_now=True),
     "payment_method.automatically_updated": _card_updated,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,

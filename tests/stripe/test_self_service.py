@@ -11,6 +11,7 @@ from pledges.models import Contribution, OutboxEmail, PaymentProblem, Pledge
 from pledges.services import ledger, pledge_changes
 from pledges.services.rhythm import add_months
 from tests.factories import make_case, make_pledge
+from tests.stripe.fake_stripe import DAY
 
 
 def _updates(fake_stripe, subscription_id: str) -> list[dict]:
@@ -390,3 +391,30 @@ def test_a_failed_renewal_handled_after_the_account_was_deleted_keeps_no_link_an
         assert [p.hosted_url for p in db.session.scalars(select(PaymentProblem))] in ([], [None])
         queued = select(OutboxEmail).where(OutboxEmail.status == "queued")
         assert db.session.scalars(queued).all() == []
+
+
+def test_a_gift_by_bank_debit_funds_nothing_paid_out_before_its_money_arrived(
+    app, client, fake_stripe, subscribed, post_webhook
+):
+    """Found by review: dated when its debit was started, five days before the money came, it
+    funded a payout made while it was on its way."""
+    client.post_form("/member/give", {"amount": "30", "earmark": ""})
+    [session] = [s for s in fake_stripe.checkout_sessions() if s["mode"] == "payment"]
+    paid = fake_stripe.complete_gift_checkout(session["id"])
+    started = int(time.time()) - 5 * DAY
+    fake_stripe.charge_of_intent(paid["payment_intent"])["created"] = started
+    paid["created"], paid["payment_status"] = started, "unpaid"
+    post_webhook(fake_stripe.event("checkout.session.completed", paid))
+    with app.app_context():
+        three_days_ago = (datetime.now(UTC) - timedelta(days=3)).date()
+        ledger.record_disbursement(make_case(), 40_00, three_days_ago)
+        db.session.commit()
+
+    paid["payment_status"] = "paid"
+    post_webhook(fake_stripe.event("checkout.session.async_payment_succeeded", paid))
+
+    with app.app_context():
+        gift = db.session.scalar(select(Contribution).where(Contribution.pledge_id.is_(None)))
+        assert gift.paid_at > datetime.now(UTC) - timedelta(minutes=1)
+        assert ledger.given(gift.id) == 0
+        assert ledger.check() == []
