@@ -23,6 +23,7 @@ from pledges.models import (
     Contribution,
     Organizer,
     OutboxEmail,
+    OutboxStatus,
     PaymentProblem,
     Pledge,
     Supporter,
@@ -87,10 +88,17 @@ def _welcome(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | N
     )
 
 
+def _dropped_since_claimed(row: OutboxEmail) -> bool:
+    """Whether the account's links were voided (`auth_tokens.void_unused`) after this worker
+    took the email: read again, so that no link is made for it now."""
+    status = db.session.scalar(select(OutboxEmail.status).where(OutboxEmail.id == row.id))
+    return status == OutboxStatus.DROPPED
+
+
 def _sign_in(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
     # Unknown addresses are dropped here, in the worker, so the request that queued the email
     # looks and takes the same whether or not the address belongs to a supporter.
-    if supporter is None:
+    if supporter is None or _dropped_since_claimed(row):
         return None
     return _render(
         "sign_in",
@@ -106,7 +114,7 @@ def _organizer_link(organizer: Organizer, lifetime: timedelta) -> str:
 
 def _organizer_invite(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
     organizer = db.session.get(Organizer, row.context["organizer_id"])
-    if organizer is None or organizer.removed_at is not None:
+    if organizer is None or organizer.removed_at is not None or _dropped_since_claimed(row):
         return None
     return _render(
         "organizer_invite",
@@ -119,7 +127,7 @@ def _organizer_invite(row: OutboxEmail, supporter: Supporter | None) -> Rendered
 def _organizer_sign_in(row: OutboxEmail, supporter: Supporter | None) -> RenderedEmail | None:
     # As for supporters: an unknown address is dropped here, never by the request.
     organizer = organizers.find_by_email(row.recipient)
-    if organizer is None or organizer.removed_at is not None:
+    if organizer is None or organizer.removed_at is not None or _dropped_since_claimed(row):
         return None
     return _render(
         "organizer_sign_in",

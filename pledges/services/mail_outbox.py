@@ -66,6 +66,7 @@ def drop_queued(kinds: Iterable[str], recipient: str) -> None:
     for row in db.session.scalars(waiting):
         if normalize_email(row.recipient or "") == address:
             row.status = OutboxStatus.DROPPED
+            row.recipient = None  # as for every email that ends: nothing kept of where
 
 
 def enqueue_many(kind: str, rows: list[tuple[str, str, dict[str, Any]]]) -> int:

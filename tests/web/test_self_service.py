@@ -268,6 +268,28 @@ def test_a_sign_in_link_still_waiting_to_go_out_goes_unsent_after_signing_out_ev
     with app.app_context():
         mail_outbox.deliver_due()
     assert [m["Subject"] for m in smtp.messages if "sign-in link" in m["Subject"]] == []
+    with app.app_context():  # nothing kept of where, as for every email that ends
+        assert db.session.scalars(select(OutboxEmail.recipient)).all() == [None]
+
+
+def test_a_sign_in_link_a_mail_worker_had_taken_goes_unsent_after_signing_out_everywhere(
+    app, client, pledge_id, smtp, monkeypatch
+):
+    """Found by review: a worker that had claimed the email (minutes on a slow mail server)
+    made its link after the sign-out voided the others."""
+    app.test_client().post_form("/login", {"email": "self@example.org"})
+    claim = mail_outbox._claim_batch
+
+    def claim_then_sign_out_elsewhere(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        claimed = claim(*args, **kwargs)
+        assert client.post_form("/logout/everywhere").status_code == 303
+        return claimed
+
+    monkeypatch.setattr(mail_outbox, "_claim_batch", claim_then_sign_out_elsewhere)
+    with app.app_context():
+        mail_outbox.deliver_due(limit=1)  # one batch: one claim
+
+    assert [m["Subject"] for m in smtp.messages if "sign-in link" in m["Subject"]] == []
 
 
 def test_a_change_made_after_signing_out_everywhere_leaves_the_page_for_the_sign_in(
