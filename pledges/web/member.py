@@ -59,18 +59,17 @@ def _supporter_key() -> str:
     return cipher.blind_index(f"supporter:{current_user.id}")[:32]
 
 
-#: Never held back: leaving, and paying what is owed, whatever else was done this hour.
-_ALWAYS_ALLOWED = {"member.delete_account", "member.update_card"}
-
 # One budget for all of a supporter's changes (not one per kind: pausing and resuming would
-# double it), spent only by what was done: a form sent back with its errors costs nothing.
+# double it). A form sent back with its errors costs nothing; a change the payment provider
+# refused costs as much as one it made. Leaving is never held back; updating the card, which
+# a failed payment asks for, has a budget of its own (below).
 limiter.shared_limit(
     "30 per hour",
     scope="member-changes",
     key_func=_supporter_key,
     methods=["POST"],
-    exempt_when=lambda: request.endpoint in _ALWAYS_ALLOWED,
-    deduct_when=lambda response: response.status_code < 400,
+    exempt_when=lambda: request.endpoint == "member.delete_account",
+    deduct_when=lambda response: response.status_code != 422,
 )(bp)
 
 
@@ -330,6 +329,7 @@ def give() -> Response:
 
 @bp.post("/member/pledges/<int:pledge_id>/card")
 @login_required
+@limiter.limit("10 per hour", key_func=_supporter_key)
 def update_card(pledge_id: int) -> Response:
     """To the provider's page for a new card (Stripe's Billing Portal), and back here."""
     pledge = _own_pledge(pledge_id)

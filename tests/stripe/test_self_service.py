@@ -90,6 +90,24 @@ def test_stripe_refusing_a_change_changes_nothing_here(app, client, fake_stripe,
     assert _pledge(app).amount == 20_00
 
 
+def test_changes_stripe_refused_spend_the_supporter_s_budget_too(
+    app, client, fake_stripe, subscribed
+):
+    """Found by review: only changes made were counted, so a script repeating one that Stripe
+    refuses (or while Stripe throttles the fund) called Stripe without end."""
+    pledge_id = _pledge(app).id
+    fake_stripe.objects["subscription"].pop(subscribed["id"])  # Stripe no longer knows it
+    asked = len(fake_stripe.requests)
+
+    statuses = [
+        client.post_form(f"/member/pledges/{pledge_id}/amount", {"amount": "50"}).status_code
+        for _ in range(35)
+    ]
+
+    assert (statuses.count(502), statuses.count(429)) == (30, 5)
+    assert len(fake_stripe.requests) - asked <= 30
+
+
 def test_deleting_the_account_ends_the_subscription_and_the_customer_at_stripe(
     app, client, fake_stripe, subscribed
 ):
