@@ -277,7 +277,7 @@ def stripe_environment(database_url: str, fake: FakeStripe, tmp_path: Path) -> d
     return app_environment(
         database_url,
         tmp_path / "instance",
-        PLEDGES_ENV="testing",
+        PLEDGES_ENV="development",
         PAYMENTS="stripe",
         STRIPE_SECRET_KEY=STRIPE_KEY,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
