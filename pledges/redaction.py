@@ -18,6 +18,13 @@ CAPABILITY_PATH = re.compile(
 
 #: A letter outside ASCII, as written or as a byte escape in a `repr` of UTF-8.
 _BEYOND_ASCII = r"[^\x00-\x7f\s]|\\x[0-9a-fA-F]{2}"
+#: Where an address may start: not right after a letter it could hold (a long run is then read
+#: once, not once from each of its letters: quadratic, a 4 KB path cost a second to log), nor
+#: inside a byte escape; after another escape (`\n`) it may.
+_ADDRESS_STARTS = (
+    r"(?:(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~\\-])(?<![^\x00-\x7f\s])"
+    r"|(?<=\\)(?!x[0-9a-fA-F]{2}))"
+)
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (CAPABILITY_PATH, r"\1" + REDACTED),
@@ -35,7 +42,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # server's reply quotes them in bytes (`\xd0\xbe…`).
     (
         re.compile(
-            rf"(?:[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]|{_BEYOND_ASCII})+(?:@|%40)"
+            rf"{_ADDRESS_STARTS}(?:[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]|{_BEYOND_ASCII})+(?:@|%40)"
             rf"(?:[A-Za-z0-9-]|{_BEYOND_ASCII})+(?:\.(?:[A-Za-z0-9-]|{_BEYOND_ASCII})+)+"
         ),
         "[email]",
