@@ -19,13 +19,15 @@ depends_on = None
 #: Stripe's hosted receipt and invoice pages name the donor (and their address): one click per
 #: row of a stolen dump would undo the encryption of their email.
 LINKS = [("contributions", "receipt_url"), ("payment_problems", "hosted_url")]
+#: How a link stored in clear starts; a sealed one never does.
+LINK_SCHEMES = ("https://", "http://")
 
 
 def upgrade():
     for table, column in LINKS:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column(column, type_=sa.Text(), existing_nullable=True)
-        _rewrite(table, column, current_app.extensions["pledges_cipher"].encrypt)
+        _rewrite(table, column, _sealed)
 
 
 def downgrade():
@@ -35,9 +37,17 @@ def downgrade():
             batch_op.alter_column(column, type_=sa.String(length=1000), existing_nullable=True)
 
 
+def _sealed(value: str) -> str:
+    """Links only: one sealed already stays as it is (SQLite runs a migration in no single
+    transaction, so one stopped halfway may be run again)."""
+    if not value.startswith(LINK_SCHEMES):
+        return value
+    return current_app.extensions["pledges_cipher"].encrypt(value)
+
+
 def _opened(value: str) -> str:
     """A link written in clear since (see `EncryptedLink`) stays as it is."""
-    if value.startswith("https://"):
+    if value.startswith(LINK_SCHEMES):
         return value
     return current_app.extensions["pledges_cipher"].decrypt(value)
 

@@ -70,7 +70,7 @@ class EncryptedLink(EncryptedText):
     cache_ok = True
 
     def process_result_value(self, value: str | None, dialect):  # noqa: ANN001
-        if value is not None and value.startswith("https://"):
+        if value is not None and value.startswith(("https://", "http://")):
             return value
         return super().process_result_value(value, dialect)
 
