@@ -4,7 +4,6 @@ itself, re-fetched from the API, and the pledge's transition table refuses to go
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from flask import current_app
@@ -99,14 +98,16 @@ def sync_subscription(
             pledge.next_charge_at = None
 
 
-def gift_paid(
-    event_session: dict[str, Any], gateway: StripeGateway, *, arrived_now: bool = False
-) -> None:
+#: Ways of paying whose money is there when the charge is made (wallets are cards to Stripe).
+PAID_AT_ONCE = frozenset({"card", "link"})
+
+
+def gift_paid(event_session: dict[str, Any], gateway: StripeGateway) -> None:
     """A one-off gift, recorded when Stripe says the session is paid, as Stripe holds it now.
 
-    Paid when charged, or, for a bank debit or transfer that Stripe says `arrived_now`, now:
-    its charge was made days before the money came, and a payout made in between did not
-    have it (Stripe keeps no time of its success)."""
+    Dated when charged if its money came then (a card); a bank debit's or transfer's came days
+    after its charge was made, and Stripe keeps no time of its arrival: it is dated when first
+    seen paid, here, so that it funds no payout made while it was on its way."""
     session = gateway.fetch_checkout_session(event_session["id"])
     metadata = session.get("metadata") or {}
     reference = str(metadata.get("gift_for_supporter") or "")
@@ -128,9 +129,9 @@ def gift_paid(
         provider="stripe",
         currency=currency,
         **_settlement(charge, session["amount_total"], currency),
-        paid_at=datetime.now(UTC)
-        if arrived_now
-        else from_timestamp(charge.created or session["created"]),
+        paid_at=from_timestamp(charge.created or session["created"])
+        if (charge.paid_by or "card") in PAID_AT_ONCE
+        else datetime.now(UTC),
         case=db.session.get(Case, int(case_id)) if case_id.isdigit() else None,
         charge_id=charge.charge_id,
         receipt_url=charge.receipt_url,
@@ -307,7 +308,7 @@ HANDLERS: dict[str, Handler] = {
     "invoice.voided": invoice_closed,
     "invoice.marked_uncollectible": invoice_closed,
     # A bank debit or transfer paid later: the session completed unpaid, now it is paid.
-    "checkout.session.async_payment_succeeded": partial(gift_paid, arrived_now=True),
+    "checkout.session.async_payment_succeeded": gift_paid,
     "payment_method.automatically_updated": _card_updated,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,

@@ -253,6 +253,7 @@ class StripeGateway:
             disputes=self.disputes_on(charge),
             receipt_url=charge.get("receipt_url"),
             created=charge.get("created"),
+            paid_by=(charge.get("payment_method_details") or {}).get("type"),
         )
 
     def withdrawn_by_refunds(self, charge: dict[str, Any]) -> int:
@@ -417,6 +418,8 @@ class ChargeFacts:
     receipt_url: str | None = None
     #: When the charge was made (seconds since the epoch).
     created: int | None = None
+    #: How it was paid, as Stripe names it ("card", "sepa_debit", …), when Stripe says.
+    paid_by: str | None = None
     refunded: int = 0
     disputes: Disputes = field(default_factory=Disputes)
 

@@ -4,6 +4,7 @@ idempotency key each, and a change made in Stripe (the Billing Portal) shows on 
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from pledges.extensions import db
@@ -411,16 +412,19 @@ def test_a_failed_renewal_handled_after_the_account_was_deleted_keeps_no_link_an
         assert db.session.scalars(queued).all() == []
 
 
+@pytest.mark.parametrize("seen_paid_by", ["its event", "sync-stripe"])
 def test_a_gift_by_bank_debit_funds_nothing_paid_out_before_its_money_arrived(
-    app, client, fake_stripe, subscribed, post_webhook
+    app, client, fake_stripe, subscribed, post_webhook, runner, seen_paid_by
 ):
     """Found by review: dated when its debit was started, five days before the money came, it
-    funded a payout made while it was on its way."""
+    funded a payout made while it was on its way; then, by review again, still so when
+    `sync-stripe` found it paid."""
     client.post_form("/member/give", {"amount": "30", "earmark": ""})
     [session] = [s for s in fake_stripe.checkout_sessions() if s["mode"] == "payment"]
     paid = fake_stripe.complete_gift_checkout(session["id"])
     started = int(time.time()) - 5 * DAY
-    fake_stripe.charge_of_intent(paid["payment_intent"])["created"] = started
+    charge = fake_stripe.charge_of_intent(paid["payment_intent"])
+    charge["created"], charge["payment_method_details"] = started, {"type": "sepa_debit"}
     paid["created"], paid["payment_status"] = started, "unpaid"
     post_webhook(fake_stripe.event("checkout.session.completed", paid))
     with app.app_context():
@@ -429,10 +433,28 @@ def test_a_gift_by_bank_debit_funds_nothing_paid_out_before_its_money_arrived(
         db.session.commit()
 
     paid["payment_status"] = "paid"
-    post_webhook(fake_stripe.event("checkout.session.async_payment_succeeded", paid))
+    if seen_paid_by == "its event":
+        post_webhook(fake_stripe.event("checkout.session.async_payment_succeeded", paid))
+    else:
+        assert runner.invoke(args=["pledges", "sync-stripe"]).exit_code == 0
 
     with app.app_context():
         gift = db.session.scalar(select(Contribution).where(Contribution.pledge_id.is_(None)))
         assert gift.paid_at > datetime.now(UTC) - timedelta(minutes=1)
         assert ledger.given(gift.id) == 0
         assert ledger.check() == []
+
+
+def test_a_gift_by_card_is_dated_when_charged(app, client, fake_stripe, subscribed, post_webhook):
+    client.post_form("/member/give", {"amount": "30", "earmark": ""})
+    [session] = [s for s in fake_stripe.checkout_sessions() if s["mode"] == "payment"]
+    paid = fake_stripe.complete_gift_checkout(session["id"])
+    charged = int(time.time()) - 2 * DAY  # its event came late
+    charge = fake_stripe.charge_of_intent(paid["payment_intent"])
+    charge["created"], charge["payment_method_details"] = charged, {"type": "card"}
+
+    post_webhook(fake_stripe.event("checkout.session.completed", paid))
+
+    with app.app_context():
+        gift = db.session.scalar(select(Contribution).where(Contribution.pledge_id.is_(None)))
+        assert gift.paid_at.timestamp() == charged
