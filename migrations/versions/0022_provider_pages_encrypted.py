@@ -19,8 +19,8 @@ depends_on = None
 #: Stripe's hosted receipt and invoice pages name the donor (and their address): one click per
 #: row of a stolen dump would undo the encryption of their email.
 LINKS = [("contributions", "receipt_url"), ("payment_problems", "hosted_url")]
-#: How a link stored in clear starts; a sealed one never does.
-LINK_SCHEMES = ("https://", "http://")
+#: How every sealed value starts (a Fernet token's version and time); a link never does.
+SEALED_PREFIX = "gAAAAA"
 
 
 def upgrade():
@@ -38,16 +38,16 @@ def downgrade():
 
 
 def _sealed(value: str) -> str:
-    """Links only: one sealed already stays as it is (SQLite runs a migration in no single
+    """A value sealed already stays as it is (SQLite runs a migration in no single
     transaction, so one stopped halfway may be run again)."""
-    if not value.startswith(LINK_SCHEMES):
+    if value.startswith(SEALED_PREFIX):
         return value
     return current_app.extensions["pledges_cipher"].encrypt(value)
 
 
 def _opened(value: str) -> str:
     """A link written in clear since (see `EncryptedLink`) stays as it is."""
-    if value.startswith(LINK_SCHEMES):
+    if not value.startswith(SEALED_PREFIX):
         return value
     return current_app.extensions["pledges_cipher"].decrypt(value)
 

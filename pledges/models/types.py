@@ -62,15 +62,18 @@ class EncryptedText(TypeDecorator[str]):
         return current_app.extensions["pledges_cipher"].decrypt(value)
 
 
+#: How every value sealed with PLEDGES_DATA_KEY starts (a Fernet token's version and time).
+SEALED_PREFIX = "gAAAAA"
+
+
 class EncryptedLink(EncryptedText):
     """A provider's page, encrypted like the rest. One stored in clear reads as it is: written
-    by a worker still on the code before 0022 while an upgrade ran (a link is never mistaken
-    for a sealed value, which has no scheme)."""
+    by a worker still on the code before 0022 while an upgrade ran."""
 
     cache_ok = True
 
     def process_result_value(self, value: str | None, dialect):  # noqa: ANN001
-        if value is not None and value.startswith(("https://", "http://")):
+        if value is not None and not value.startswith(SEALED_PREFIX):
             return value
         return super().process_result_value(value, dialect)
 

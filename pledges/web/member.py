@@ -60,16 +60,17 @@ def _supporter_key() -> str:
 
 
 # One budget for all of a supporter's changes (not one per kind: pausing and resuming would
-# double it). A form sent back with its errors costs nothing; a change the payment provider
-# refused costs as much as one it made. Leaving is never held back; updating the card, which
-# a failed payment asks for, has a budget of its own (below).
+# double it). What was done costs, and so does what the payment provider refused (it was asked);
+# what was refused here costs nothing: a form's errors, a stale page's change (409), an expired
+# form (400). Leaving is never held back; updating the card, which a failed payment asks for,
+# has a budget of its own (below).
 limiter.shared_limit(
     "30 per hour",
     scope="member-changes",
     key_func=_supporter_key,
     methods=["POST"],
     exempt_when=lambda: request.endpoint == "member.delete_account",
-    deduct_when=lambda response: response.status_code != 422,
+    deduct_when=lambda response: response.status_code < 400 or response.status_code >= 500,
 )(bp)
 
 
