@@ -110,24 +110,34 @@ def test_payments_made_before_pledge_currencies_keep_what_was_paid(fund_app):
         db.engine.dispose()
 
 
+def _insert_sent_emails(*emails: dict) -> None:
+    """Emails sent, as raw SQL writes them at an older revision: a key each, and maybe a kind,
+    a context and the error of an attempt before."""
+    db.session.execute(
+        text(
+            "INSERT INTO outbox_emails (dedupe_key, kind, context, message_id, status, attempts, "
+            "next_attempt_at, created_at, last_error) VALUES (:key, :kind, :context, :key, "
+            "'sent', 1, '2026-11-01', '2026-11-01', :error)"
+        ),
+        [{"kind": "sign-in", "context": "{}", "error": None, **email} for email in emails],
+    )
+    db.session.commit()
+
+
 def test_names_kept_by_earlier_confirmations_are_removed_from_the_outbox(fund_app):
     """Before 0014 the email confirming a public name kept the name, in plain JSON, for good."""
     app, _ = fund_app
     with app.app_context():
         upgrade(revision="0013")
-        insert = text(
-            "INSERT INTO outbox_emails (dedupe_key, kind, context, message_id, status, attempts, "
-            "next_attempt_at, created_at) VALUES (:key, :kind, :context, :key, 'sent', 1, "
-            "'2026-11-01', '2026-11-01')"
-        )
-        for key, kind, context in [
-            ("a", "account-changed", '{"change": "name-shown", "name": "Vera Visible"}'),
-            ("b", "account-changed", '{"change": "name-removed", "name": null}'),
-            ("c", "account-changed", '{"change": "preferences", "wants_digest": true}'),
-            ("d", "welcome", '{"pledge_id": 7}'),
-        ]:
-            db.session.execute(insert, {"key": key, "kind": kind, "context": context})
-        db.session.commit()
+        _insert_sent_emails(
+            {"key": "a", "kind": "account-changed",
+             "context": '{"change": "name-shown", "name": "Vera Visible"}'},
+            {"key": "b", "kind": "account-changed",
+             "context": '{"change": "name-removed", "name": null}'},
+            {"key": "c", "kind": "account-changed",
+             "context": '{"change": "preferences", "wants_digest": true}'},
+            {"key": "d", "kind": "welcome", "context": '{"pledge_id": 7}'},
+        )  # fmt: skip
 
         upgrade()
 
@@ -151,18 +161,11 @@ def test_addresses_quoted_in_the_outbox_s_errors_are_removed(fund_app):
     app, _ = fund_app
     with app.app_context():
         upgrade(revision="0019")
-        insert = text(
-            "INSERT INTO outbox_emails (dedupe_key, kind, context, message_id, status, attempts, "
-            "next_attempt_at, created_at, last_error) VALUES (:key, 'sign-in', '{}', :key, "
-            "'sent', 2, '2026-11-01', '2026-11-01', :error)"
+        _insert_sent_emails(
+            {"key": "a", "error": "{'donor@example.org': (451, b'4.3.0 try again later')}"},
+            {"key": "b", "error": "SMTPServerDisconnected: Connection unexpectedly closed"},
+            {"key": "c"},
         )
-        for key, error in [
-            ("a", "{'donor@example.org': (451, b'4.3.0 try again later')}"),
-            ("b", "SMTPServerDisconnected: Connection unexpectedly closed"),
-            ("c", None),
-        ]:
-            db.session.execute(insert, {"key": key, "error": error})
-        db.session.commit()
 
         upgrade()
 
