@@ -20,6 +20,12 @@ def test_a_signed_in_organizer_gets_their_pages_and_sign_out_in_the_header(organ
         assert 'href="/login"' not in header and 'href="/pledge"' not in header, path
     # Organizer pages keep one "Sign out": the header's.
     assert organizer_client.get("/organizer/").get_data(as_text=True).count(ORGANIZER_SIGN_OUT) == 1
+    # Nor does the footer offer to sign in again (found trying it out).
+    assert "Organizer sign-in" not in organizer_client.get("/cases").get_data(as_text=True)
+
+
+def test_everyone_else_finds_the_organizer_sign_in_in_the_footer(client):
+    assert 'href="/organizer/login"' in client.get("/cases").get_data(as_text=True)
 
 
 def test_the_sign_out_in_the_header_ends_the_organizer_session(organizer_client):
