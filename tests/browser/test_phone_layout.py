@@ -83,6 +83,10 @@ def test_organizer_pages_fit_a_phone(app, live_server, page, books):
         )
         assert lines < 1.5, figure.inner_text()
         assert figure.evaluate("el => el.scrollWidth <= el.clientWidth"), figure.inner_text()
+    # The chart's month labels as readable as the text around them, the chart scrolling in its
+    # own frame (found trying it out: shrunk to fit, they were some 5 px high).
+    label = page.locator(".chart-label").first
+    assert label.evaluate("el => el.getBoundingClientRect().height") >= 11
     assert _page_width(page) <= PHONE
 
     # Money paid out: where it came from, and the way to reverse it, on the screen.
