@@ -163,17 +163,17 @@ def supporter_ids(case: Case):  # noqa: ANN201
 WANTS_UPDATES = (Supporter.wants_updates, Supporter.erased_at.is_(None))
 
 
-def earmarked_pledges() -> dict[int, int]:
-    """How many pledges still pay into each case, by case id: closing one does not move them
-    (their supporters see it closed on their page, and may choose again)."""
+def earmarked_pledges(*only: Case) -> dict[int, int]:
+    """How many pledges still pay into each case (or only into these), by case id: closing
+    one does not move them (their supporters see it closed on their page, and may choose
+    again)."""
     live = (PledgeStatus.ACTIVE, PledgeStatus.PAST_DUE, PledgeStatus.PAUSED)
-    return dict(
-        db.session.execute(
-            select(Pledge.case_id, func.count())
-            .where(Pledge.case_id.is_not(None), Pledge.status.in_(live))
-            .group_by(Pledge.case_id)
-        ).all()
+    query = select(Pledge.case_id, func.count()).where(
+        Pledge.case_id.is_not(None), Pledge.status.in_(live)
     )
+    if only:
+        query = query.where(Pledge.case_id.in_([case.id for case in only]))
+    return dict(db.session.execute(query.group_by(Pledge.case_id)).all())
 
 
 def supporter_count(case: Case) -> int:

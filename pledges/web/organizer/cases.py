@@ -81,7 +81,7 @@ def _case_page(case: Case, update_form: UpdateForm, status: int = 200) -> Respon
         story=render_markdown(case.story),
         funding=attribution.for_case(case),
         audience=cases.supporter_count(case),
-        earmarked_pledges=cases.earmarked_pledges().get(case.id, 0),
+        earmarked_pledges=cases.earmarked_pledges(case).get(case.id, 0),
         transitions=cases.TRANSITIONS[CaseStatus(case.status)],
         update_form=update_form,
         update_preview=render_markdown(update_form.body.data) if _previewing() else None,
@@ -133,7 +133,7 @@ def _status(case: Case, error: str | None = None, status: int = 200) -> Response
         case=case,
         transitions=transitions,
         error=error,
-        earmarked_pledges=cases.earmarked_pledges().get(case.id, 0),
+        earmarked_pledges=cases.earmarked_pledges(case).get(case.id, 0),
     )
     return Response(page, status=status)
 
