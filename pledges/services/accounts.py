@@ -11,7 +11,6 @@ from sqlalchemy import delete, func, select, update
 from pledges.extensions import db
 from pledges.models import (
     LoginToken,
-    OutboxEmail,
     OutboxStatus,
     PaymentProblem,
     PledgeStatus,
@@ -21,7 +20,6 @@ from pledges.models import (
 from pledges.models.types import utcnow
 from pledges.payments import gateway
 from pledges.services import mail_outbox, payment_problems, pledges, supporter_sessions
-from pledges.services.supporters import normalize_email
 
 
 def export(supporter: Supporter) -> dict[str, Any]:
@@ -181,11 +179,8 @@ def erase(supporter: Supporter) -> None:
 
 
 def _forget_mail_to(email: str) -> None:
-    """The outbox keeps recipients encrypted, so each is read to find theirs."""
-    address = normalize_email(email)
-    for row in db.session.scalars(select(OutboxEmail).where(OutboxEmail.recipient.is_not(None))):
-        if normalize_email(row.recipient or "") == address:
-            row.recipient = None
-            row.last_error = None  # an SMTP refusal quotes the address
-            if row.status == OutboxStatus.QUEUED:
-                row.status = OutboxStatus.DROPPED
+    for row in mail_outbox.addressed_to(email):
+        row.recipient = None
+        row.last_error = None  # an SMTP refusal quotes the address
+        if row.status == OutboxStatus.QUEUED:
+            row.status = OutboxStatus.DROPPED

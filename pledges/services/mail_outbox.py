@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from pledges.extensions import add_unless_taken, begin_writing, db, insert_new
 from pledges.models import OutboxEmail, OutboxStatus
@@ -55,18 +55,21 @@ def enqueue(
     return add_unless_taken(lambda: row)
 
 
+def addressed_to(recipient: str, *where: ColumnElement[bool]) -> list[OutboxEmail]:
+    """The emails (of those `where` picks) that still say they go to this address. Recipients
+    are encrypted, so each is read: keep `where` narrow."""
+    address = normalize_email(recipient)
+    rows = select(OutboxEmail).where(OutboxEmail.recipient.is_not(None), *where)
+    return [row for row in db.session.scalars(rows) if normalize_email(row.recipient) == address]
+
+
 def drop_queued(kinds: Iterable[str], recipient: str) -> None:
     """Emails of these kinds still waiting for this address go unsent: a sign-in link queued
-    before the account signed out everywhere, an invitation sent again. Recipients are
-    encrypted, so each waiting one is read; the queue is short."""
-    address = normalize_email(recipient)
-    waiting = select(OutboxEmail).where(
-        OutboxEmail.kind.in_(list(kinds)), OutboxEmail.status == OutboxStatus.QUEUED
-    )
-    for row in db.session.scalars(waiting):
-        if normalize_email(row.recipient or "") == address:
-            row.status = OutboxStatus.DROPPED
-            row.recipient = None  # as for every email that ends: nothing kept of where
+    before the account signed out everywhere, an invitation sent again."""
+    waiting = (OutboxEmail.kind.in_(list(kinds)), OutboxEmail.status == OutboxStatus.QUEUED)
+    for row in addressed_to(recipient, *waiting):
+        row.status = OutboxStatus.DROPPED
+        row.recipient = None  # as for every email that ends: nothing kept of where
 
 
 def enqueue_many(kind: str, rows: list[tuple[str, str, dict[str, Any]]]) -> int:
